@@ -1,0 +1,2 @@
+//! The `keeper` binary.
+fn main() {}

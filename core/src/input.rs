@@ -1,0 +1,28 @@
+//! Everything that can happen to a node: the only way the outside world reaches the core.
+
+use crate::ids::{ConnId, PersistSeq, Xid};
+use crate::proto::{ConnectRequest, Request};
+
+/// One event delivered to [`crate::node::Node::handle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// One tick (tickTime ms in the real shell) has passed; `wall_ms` is the driver's wall
+    /// clock, used only to stamp ctime/mtime and to judge TTLs.
+    Tick { wall_ms: u64 },
+    /// A client TCP connection was accepted from `addr` (IP text, for `ip` ACLs and
+    /// `maxClientCnxns`).
+    ClientOpen { conn: ConnId, addr: String },
+    /// The connection's first frame: a ConnectRequest.
+    ClientConnect { conn: ConnId, req: ConnectRequest },
+    /// A request after the handshake. `wall_ms` is the driver's clock when it arrived.
+    ClientRequest { conn: ConnId, xid: Xid, req: Request, wall_ms: u64 },
+    /// A request frame that could not be decoded (unknown opcode or bad bytes): the node
+    /// answers as ZooKeeper does and closes the connection.
+    ClientBadRequest { conn: ConnId, xid: Xid, op: i32 },
+    /// The connection's first four bytes were a four-letter word (e.g. `ruok`).
+    ClientFourLetter { conn: ConnId, cmd: String },
+    /// The client's TCP connection ended.
+    ClientClosed { conn: ConnId },
+    /// Storage made every `Persist` numbered `<= up_to` durable.
+    Persisted { up_to: PersistSeq },
+}

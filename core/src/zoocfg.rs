@@ -1,0 +1,1 @@
+//! Parsing ZooKeeper's zoo.cfg into a validated configuration. CONTRACT STUB.

@@ -1,0 +1,8 @@
+# The loops we run every day.
+test:
+    cargo test --workspace
+sim seed="42":
+    cargo run --release -p keeper-cli -- sim run --seed {{seed}}
+tidy:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets

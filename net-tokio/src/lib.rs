@@ -1,0 +1,1 @@
+//! net-tokio (in progress).
