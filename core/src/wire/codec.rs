@@ -50,3 +50,49 @@ pub fn encode_notification(zxid: i64, event: &WatchedEvent, out: &mut Vec<u8>) {
     let _ = (zxid, event, out);
     todo!()
 }
+
+// ---- Client side (used by the shell, bench and tests). ----
+
+/// Appends a framed ConnectRequest (with the readOnly byte when `read_only` is Some).
+pub fn encode_connect_request(req: &ConnectRequest, out: &mut Vec<u8>) {
+    let _ = (req, out);
+    todo!()
+}
+
+/// Decodes a ConnectResponse frame body (prefix stripped); readOnly optional.
+pub fn decode_connect_response(body: &[u8]) -> DecodeResult<ConnectResponse> {
+    let _ = body;
+    todo!()
+}
+
+/// Appends a framed request with its header.
+pub fn encode_request(xid: i32, req: &Request, out: &mut Vec<u8>) {
+    let _ = (xid, req, out);
+    todo!()
+}
+
+/// Decodes a reply frame body (prefix stripped) into its header and the bytes after it.
+pub fn decode_reply_header(body: &[u8]) -> DecodeResult<(crate::proto::ReplyHeader, &[u8])> {
+    let _ = body;
+    todo!()
+}
+
+/// Decodes a successful reply's body, given the opcode of the request it answers.
+pub fn decode_response(op: i32, body: &[u8]) -> DecodeResult<crate::proto::Response> {
+    let _ = (op, body);
+    todo!()
+}
+
+/// Decodes a notification's body (after its xid -1 header).
+pub fn decode_notification(body: &[u8]) -> DecodeResult<WatchedEvent> {
+    let _ = body;
+    todo!()
+}
+
+/// The four-letter word at the start of a new connection, if the 4 bytes are one that
+/// ZooKeeper knows (ruok, srvr, stat, mntr, conf, cons, crst, srst, dump, envi, wchs, wchc,
+/// wchp, isro, dirs, hash, gtmk, stmk).
+pub fn four_letter_word(first4: &[u8]) -> Option<&'static str> {
+    let _ = first4;
+    todo!()
+}
