@@ -9,7 +9,7 @@ use crate::ids::ServerId;
 /// A node's validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// This server's id (myid); 1 when standalone... ZooKeeper uses 0 in `conf` output.
+    /// This server's id (myid); 1 when standalone (the high byte of its session ids).
     pub server_id: ServerId,
     /// ZooKeeper's tickTime: the length of one core tick in ms.
     pub tick_ms: u64,
@@ -45,6 +45,14 @@ pub struct Config {
     pub local_sessions_enabled: bool,
     /// Text shown as `zookeeper.version` and in `srvr` (the version keeper reports).
     pub version_text: String,
+    /// `clientPort`, shown by `conf`.
+    pub client_port: u16,
+    /// `dataDir`, shown by `conf`.
+    pub data_dir: String,
+    /// `dataLogDir` (= dataDir when unset), shown by `conf`.
+    pub data_log_dir: String,
+    /// This machine's name, shown by `envi` as `host.name`.
+    pub host_name: String,
 }
 
 /// The version keeper reports to clients: ZooKeeper 3.9-compatible, so clients enable
@@ -73,6 +81,10 @@ impl Config {
             read_only_mode_enabled: false,
             local_sessions_enabled: false,
             version_text: VERSION_TEXT.to_string(),
+            client_port: 2181,
+            data_dir: String::new(),
+            data_log_dir: String::new(),
+            host_name: "localhost".to_string(),
         }
     }
 }

@@ -23,6 +23,7 @@
 pub mod acl;
 pub mod config;
 pub mod error;
+pub mod four_letter;
 pub mod ids;
 pub mod input;
 pub mod limits;
@@ -32,8 +33,10 @@ pub mod path;
 pub mod persist;
 pub mod proto;
 pub mod request;
+pub mod session;
 pub mod tree;
 pub mod txn;
+pub mod watch;
 pub mod wire;
 pub mod zoocfg;
 

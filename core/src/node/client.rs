@@ -1,0 +1,475 @@
+//! Client connections: the handshake, request dispatch, reads, watches and auth.
+//!
+//! Follows ZooKeeper's `ZooKeeperServer.processConnectRequest`, `processPacket` and
+//! `FinalRequestProcessor`: every request touches its session; writes go to `writes.rs`;
+//! reads are answered from the tree and their watches registered at the moment they
+//! execute, so a watch set by a read always sees the changes that follow it.
+
+use bytes::Bytes;
+
+use super::{Conn, Node, Phase};
+use crate::acl::{self, AuthContext};
+use crate::error::KeeperError;
+use crate::ids::{ConnId, SessionId, Xid};
+use crate::proto::{
+    op, AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, EventType, Id, Request,
+    Response, WatchedEvent, WatcherType,
+};
+use crate::request;
+use crate::session;
+use crate::watch::WatchKind;
+
+impl Node {
+    pub(super) fn on_client_open(&mut self, conn: ConnId, addr: String) {
+        let limit = self.config.max_client_cnxns as usize;
+        let same_ip = self.conns.values().filter(|c| c.addr == addr).count();
+        let ip_id = Id::new("ip", &addr);
+        self.conns.insert(
+            conn,
+            Conn {
+                addr,
+                phase: Phase::AwaitConnect,
+                session: None,
+                auth: AuthContext { ids: vec![ip_id], is_super: false },
+                timeout_ms: 0,
+                received: 0,
+                sent: 0,
+                last_op: "NA",
+                last_cxid: -1,
+                last_zxid: self.last_zxid,
+                established_ms: self.wall_ms,
+                last_response_ms: 0,
+                latency_min_ms: 0,
+                latency_max_ms: 0,
+                latency_total_ms: 0,
+                latency_count: 0,
+            },
+        );
+        if limit > 0 && same_ip >= limit {
+            // ZooKeeper drops the connection without a word ("Too many connections").
+            self.close_conn(conn);
+        }
+    }
+
+    pub(super) fn on_client_closed(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            self.watches.remove_conn(conn);
+            if let Some(id) = c.session {
+                if let Some(s) = self.sessions.get_mut(id) {
+                    if s.conn == Some(conn) {
+                        s.conn = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes a connection after everything already queued for it.
+    pub(super) fn close_conn(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.phase == Phase::Closing {
+            return;
+        }
+        c.phase = Phase::Closing;
+        self.watches.remove_conn(conn);
+        self.emit(crate::output::Output::Close { conn }, None);
+    }
+
+    pub(super) fn on_client_connect(&mut self, conn: ConnId, req: ConnectRequest) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.phase != Phase::AwaitConnect {
+            self.close_conn(conn);
+            return;
+        }
+        c.received += 1;
+        self.stats.packets_received += 1;
+        if req.last_zxid_seen > self.last_zxid {
+            // The client has seen a newer state than ours: it must try another server.
+            self.close_conn(conn);
+            return;
+        }
+        let timeout_ms = req
+            .timeout_ms
+            .clamp(self.config.min_session_timeout_ms, self.config.max_session_timeout_ms);
+        let read_only = req.read_only.map(|_| false);
+        if req.session_id == SessionId::NONE {
+            let id = self.sessions.next_session_id();
+            self.create_session(id, timeout_ms);
+            self.attach(conn, id, timeout_ms);
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms,
+                session_id: id,
+                passwd: Bytes::copy_from_slice(&session::password(id)),
+                read_only,
+            };
+            self.emit(crate::output::Output::Connected { conn, resp }, None);
+            return;
+        }
+        let valid = self.sessions.get(req.session_id).is_some_and(|s| !s.closing)
+            && req.passwd.as_ref() == session::password(req.session_id);
+        if !valid {
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 0,
+                session_id: SessionId::NONE,
+                passwd: Bytes::from_static(&[0; 16]),
+                read_only,
+            };
+            self.emit(crate::output::Output::Connected { conn, resp }, None);
+            self.close_conn(conn);
+            return;
+        }
+        // Reattach: any other connection holding the session is closed, as ZooKeeper does.
+        let previous = self.sessions.get(req.session_id).and_then(|s| s.conn);
+        if let Some(old) = previous.filter(|old| *old != conn) {
+            self.close_conn(old);
+        }
+        self.attach(conn, req.session_id, timeout_ms);
+        let deadline = self.deadline_for(timeout_ms);
+        self.sessions.touch(req.session_id, deadline);
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms,
+            session_id: req.session_id,
+            passwd: Bytes::copy_from_slice(&session::password(req.session_id)),
+            read_only,
+        };
+        self.emit(crate::output::Output::Connected { conn, resp }, None);
+    }
+
+    fn attach(&mut self, conn: ConnId, id: SessionId, timeout_ms: i32) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.phase = Phase::Open;
+            c.session = Some(id);
+            c.timeout_ms = timeout_ms;
+            c.established_ms = self.wall_ms;
+        }
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.conn = Some(conn);
+        }
+    }
+
+    pub(super) fn on_bad_request(&mut self, conn: ConnId, xid: Xid, op_code: i32) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        if c.phase != Phase::Open {
+            self.close_conn(conn);
+            return;
+        }
+        // A known opcode whose body did not decode is a marshalling error; an unknown one
+        // is UNIMPLEMENTED. Either way ZooKeeper answers and closes the connection.
+        let known = is_client_op(op_code);
+        let err = if known { KeeperError::MarshallingError } else { KeeperError::Unimplemented };
+        self.reply(conn, xid, Err(err), None);
+        self.close_conn(conn);
+    }
+
+    pub(super) fn on_client_request(&mut self, conn: ConnId, xid: Xid, req: Request, wall_ms: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.phase != Phase::Open {
+            if c.phase == Phase::AwaitConnect {
+                self.close_conn(conn);
+            }
+            return;
+        }
+        c.received += 1;
+        c.last_op = op_name(&req);
+        if xid.0 >= 0 {
+            c.last_cxid = xid.0;
+        }
+        self.stats.packets_received += 1;
+        let session = c.session.expect("open connections have a session");
+        match self.sessions.get(session) {
+            Some(s) if s.conn == Some(conn) && !s.closing => {}
+            Some(s) if !s.closing => {
+                // The session now lives on another connection.
+                self.reply(conn, xid, Err(KeeperError::SessionMoved), Some(wall_ms));
+                self.close_conn(conn);
+                return;
+            }
+            _ => {
+                self.reply(conn, xid, Err(KeeperError::SessionExpired), Some(wall_ms));
+                self.close_conn(conn);
+                return;
+            }
+        }
+        let timeout_ms = self.conns[&conn].timeout_ms;
+        let deadline = self.deadline_for(timeout_ms);
+        self.sessions.touch(session, deadline);
+        let arrived = Some(wall_ms);
+        match req {
+            Request::Ping => self.reply(conn, xid, Ok(Response::Empty), arrived),
+            Request::Auth { scheme, auth, .. } => self.on_auth(conn, xid, &scheme, &auth),
+            Request::Sasl { .. } => {
+                // SASL is not offered (no JAAS configuration): answer as a server without a
+                // SASL provider does, and close.
+                self.reply(conn, xid, Err(KeeperError::AuthFailed), arrived);
+                self.close_conn(conn);
+            }
+            Request::Check { .. } => {
+                // ZOOKEEPER-2623: a lone check is rejected and the connection closed.
+                self.reply(conn, xid, Err(KeeperError::Unimplemented), arrived);
+                self.close_conn(conn);
+            }
+            Request::Reconfig { .. } => {
+                let err = if self.config.reconfig_enabled {
+                    KeeperError::Unimplemented
+                } else {
+                    KeeperError::ReconfigDisabled
+                };
+                self.reply(conn, xid, Err(err), arrived);
+            }
+            Request::CloseSession => self.on_close_session(conn, xid, session, wall_ms),
+            Request::Sync { path } => {
+                let result = crate::path::validate(&path).map(|_| Response::Sync { path });
+                self.reply(conn, xid, result, arrived);
+            }
+            Request::SetWatches {
+                relative_zxid,
+                data,
+                exist,
+                child,
+                persistent,
+                persistent_recursive,
+                ..
+            } => {
+                self.on_set_watches(conn, relative_zxid, &data, &exist, &child);
+                for p in persistent {
+                    self.watches.add(conn, WatchKind::Persistent, &p);
+                }
+                for p in persistent_recursive {
+                    self.watches.add(conn, WatchKind::PersistentRecursive, &p);
+                }
+                self.reply(conn, xid, Ok(Response::Empty), arrived);
+            }
+            Request::AddWatch { path, mode } => {
+                let result = crate::path::validate(&path).and_then(|_| {
+                    let kind = match mode {
+                        m if m == AddWatchMode::Persistent as i32 => WatchKind::Persistent,
+                        m if m == AddWatchMode::PersistentRecursive as i32 => {
+                            WatchKind::PersistentRecursive
+                        }
+                        _ => return Err(KeeperError::BadArguments),
+                    };
+                    self.watches.add(conn, kind, &path);
+                    Ok(Response::AddWatch)
+                });
+                self.reply(conn, xid, result, arrived);
+            }
+            Request::CheckWatches { path, watcher_type } => {
+                self.on_watch_query(conn, xid, &path, watcher_type, false, arrived)
+            }
+            Request::RemoveWatches { path, watcher_type } => {
+                self.on_watch_query(conn, xid, &path, watcher_type, true, arrived)
+            }
+            Request::GetEphemerals { prefix } => {
+                let all = prefix.is_empty() || prefix == "/";
+                let paths: Vec<String> = self
+                    .tree
+                    .ephemerals(session)
+                    .into_iter()
+                    .filter(|p| all || p.starts_with(&prefix))
+                    .collect();
+                self.reply(conn, xid, Ok(Response::GetEphemerals { paths }), arrived);
+            }
+            Request::WhoAmI => {
+                let infos = self.conns[&conn]
+                    .auth
+                    .ids
+                    .iter()
+                    .map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() })
+                    .collect();
+                self.reply(conn, xid, Ok(Response::WhoAmI(infos)), arrived);
+            }
+            req if req.is_write() => self.submit_write(conn, xid, session, req, wall_ms),
+            req => self.on_read(conn, xid, req, arrived),
+        }
+    }
+
+    fn on_read(&mut self, conn: ConnId, xid: Xid, req: Request, arrived: Option<u64>) {
+        let auth = &self.conns[&conn].auth;
+        let result = request::read(&self.tree, auth, &self.config, &req);
+        let watch = match &req {
+            Request::Exists { path, watch: true } => match &result {
+                Ok(_) | Err(KeeperError::NoNode) => Some((WatchKind::Data, path)),
+                _ => None,
+            },
+            Request::GetData { path, watch: true } if result.is_ok() => {
+                Some((WatchKind::Data, path))
+            }
+            Request::GetChildren { path, watch: true }
+            | Request::GetChildren2 { path, watch: true }
+                if result.is_ok() =>
+            {
+                Some((WatchKind::Child, path))
+            }
+            _ => None,
+        };
+        if let Some((kind, path)) = watch {
+            self.watches.add(conn, kind, path);
+        }
+        self.reply(conn, xid, result, arrived);
+    }
+
+    fn on_watch_query(
+        &mut self,
+        conn: ConnId,
+        xid: Xid,
+        path: &str,
+        watcher_type: i32,
+        remove: bool,
+        arrived: Option<u64>,
+    ) {
+        let result = match WatcherType::from_code(watcher_type) {
+            None => Err(KeeperError::BadArguments),
+            Some(wt) => {
+                if self.watches.matching(conn, path, wt, remove).is_empty() {
+                    Err(KeeperError::NoWatcher)
+                } else {
+                    Ok(Response::Empty)
+                }
+            }
+        };
+        self.reply(conn, xid, result, arrived);
+    }
+
+    /// Re-arms watches after a reconnect, firing at once for what changed while the client
+    /// was away (ZooKeeper's `DataTree.setWatches`).
+    fn on_set_watches(
+        &mut self,
+        conn: ConnId,
+        relative: crate::ids::Zxid,
+        data: &[String],
+        exist: &[String],
+        child: &[String],
+    ) {
+        let rel = relative.as_i64();
+        let mut fire = Vec::new();
+        for p in data {
+            match self.tree.get(p) {
+                None => fire.push((EventType::NodeDeleted, p.clone())),
+                Some(n) if n.stat.mzxid > rel => fire.push((EventType::NodeDataChanged, p.clone())),
+                Some(_) => {
+                    self.watches.add(conn, WatchKind::Data, p);
+                }
+            }
+        }
+        for p in exist {
+            if self.tree.get(p).is_some() {
+                fire.push((EventType::NodeCreated, p.clone()));
+            } else {
+                self.watches.add(conn, WatchKind::Data, p);
+            }
+        }
+        for p in child {
+            match self.tree.get(p) {
+                None => fire.push((EventType::NodeDeleted, p.clone())),
+                Some(n) if n.stat.pzxid > rel => {
+                    fire.push((EventType::NodeChildrenChanged, p.clone()))
+                }
+                Some(_) => {
+                    self.watches.add(conn, WatchKind::Child, p);
+                }
+            }
+        }
+        for (event_type, path) in fire {
+            let event = WatchedEvent {
+                event_type,
+                state: crate::proto::keeper_state::SYNC_CONNECTED,
+                path,
+            };
+            self.emit(crate::output::Output::Watch { conn, zxid: self.last_zxid, event }, None);
+        }
+    }
+
+    fn on_auth(&mut self, conn: ConnId, xid: Xid, scheme: &str, auth: &[u8]) {
+        let added = match scheme {
+            "digest" => {
+                let text = String::from_utf8_lossy(auth).into_owned();
+                let digest = acl::digest(&text);
+                let is_super = self.config.super_digest.as_deref() == Some(digest.as_str());
+                Some((Id::new("digest", &digest), is_super))
+            }
+            "ip" => {
+                let addr = self.conns[&conn].addr.clone();
+                Some((Id::new("ip", &addr), false))
+            }
+            _ => None,
+        };
+        match added {
+            Some((id, is_super)) => {
+                let c = self.conns.get_mut(&conn).expect("checked by caller");
+                if is_super {
+                    c.auth.is_super = true;
+                    let sup = Id::new("super", "");
+                    if !c.auth.ids.contains(&sup) {
+                        c.auth.ids.push(sup);
+                    }
+                }
+                if !c.auth.ids.contains(&id) {
+                    c.auth.ids.push(id);
+                }
+                self.emit_reply_zxid0(conn, xid, Ok(Response::Empty));
+            }
+            None => {
+                self.emit_reply_zxid0(conn, xid, Err(KeeperError::AuthFailed));
+                self.close_conn(conn);
+            }
+        }
+    }
+
+    /// Auth replies carry zxid 0, as ZooKeeper sends them.
+    fn emit_reply_zxid0(&mut self, conn: ConnId, xid: Xid, result: crate::proto::ReplyResult) {
+        let zxid = crate::ids::Zxid::ZERO;
+        self.emit(crate::output::Output::Reply { conn, xid, zxid, result }, None);
+    }
+
+    /// Answers a request with the last applied zxid.
+    pub(super) fn reply(
+        &mut self,
+        conn: ConnId,
+        xid: Xid,
+        result: crate::proto::ReplyResult,
+        arrived: Option<u64>,
+    ) {
+        let zxid = self.last_zxid;
+        self.emit(crate::output::Output::Reply { conn, xid, zxid, result }, arrived);
+    }
+}
+
+/// True for every opcode ZooKeeper accepts from a client (`Request.isValid`).
+fn is_client_op(code: i32) -> bool {
+    matches!(code, 1..=9 | 11..=22 | 100..=107 | op::CLOSE_SESSION)
+}
+
+/// ZooKeeper's short names for `cons`'s `lop=` field.
+fn op_name(req: &Request) -> &'static str {
+    match req {
+        Request::Create(_) => "CREA",
+        Request::Delete { .. } => "DELE",
+        Request::Exists { .. } => "EXIS",
+        Request::GetData { .. } => "GETD",
+        Request::SetData { .. } => "SETD",
+        Request::GetAcl { .. } => "GETA",
+        Request::SetAcl { .. } => "SETA",
+        Request::GetChildren { .. } => "GETC",
+        Request::Sync { .. } => "SYNC",
+        Request::Ping => "PING",
+        Request::GetChildren2 { .. } => "GETC",
+        Request::Check { .. } => "CHEC",
+        Request::Multi(_) => "MULT",
+        Request::Reconfig { .. } => "RCFG",
+        Request::CheckWatches { .. } => "CHKW",
+        Request::RemoveWatches { .. } => "REMW",
+        Request::DeleteContainer { .. } => "DELC",
+        Request::MultiRead(_) => "MLTR",
+        Request::Auth { .. } => "AUTH",
+        Request::SetWatches { .. } => "SETW",
+        Request::Sasl { .. } => "SASL",
+        Request::GetEphemerals { .. } => "GETE",
+        Request::GetAllChildrenNumber { .. } => "GETACN",
+        Request::AddWatch { .. } => "ADDW",
+        Request::WhoAmI => "HOMI",
+        Request::CloseSession => "CLOS",
+    }
+}

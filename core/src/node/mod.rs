@@ -1,0 +1,404 @@
+//! The node: one keeper server's state machine (standalone today; the replicated roles
+//! build on the same pipeline).
+//!
+//! Drive it like this: deliver one [`Input`] with [`Node::handle`], then call
+//! [`Node::poll`] until it returns `None`, carrying out each [`Output`] in order. Persist
+//! outputs must reach the disk in `seq` order; report durability with `Input::Persisted`.
+//!
+//! **Persist before promise.** A write is validated and applied to the in-memory tree at
+//! once (so the next request validates against it, as ZooKeeper's outstanding-changes list
+//! allows), and its log record leaves as `Persist { seq }`. Every client-visible output
+//! emitted after that point (the write's reply, the watch events it fired, replies to later
+//! reads, a later session's connect response) is *held* until `Persisted` covers `seq`.
+//! Held outputs are released strictly in the order they were emitted, so per-connection
+//! FIFO holds and no client ever observes state a crash could take back. When nothing is
+//! waiting for the disk, reads are answered at once. Invariants checked after every input:
+//! `durable_seq <= last_seq`, `last_append_seq <= last_seq`, held outputs are ordered by
+//! the seq they wait for, and every ephemeral's owner is a live session.
+
+mod client;
+mod four_letter;
+mod writes;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::acl::AuthContext;
+use crate::config::Config;
+use crate::ids::{ConnId, PersistSeq, SessionId, Zxid};
+use crate::input::Input;
+use crate::output::{DurableWrite, Mode, Output};
+use crate::persist::Recovered;
+use crate::session::SessionTable;
+use crate::tree::DataTree;
+use crate::txn::{Txn, TxnRecord};
+use crate::watch::WatchManager;
+
+/// Counters behind `srvr`, `stat` and `mntr` (ZooKeeper's `ServerStats`).
+#[derive(Clone, Debug, Default)]
+pub struct ServerStats {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub latency_min_ms: u64,
+    pub latency_max_ms: u64,
+    pub latency_total_ms: u64,
+    pub latency_count: u64,
+}
+
+impl ServerStats {
+    fn record_latency(&mut self, ms: u64) {
+        if self.latency_count == 0 || ms < self.latency_min_ms {
+            self.latency_min_ms = ms;
+        }
+        self.latency_max_ms = self.latency_max_ms.max(ms);
+        self.latency_total_ms += ms;
+        self.latency_count += 1;
+    }
+    /// Average latency in ms (0 when nothing was measured).
+    pub fn latency_avg_ms(&self) -> f64 {
+        if self.latency_count == 0 {
+            0.0
+        } else {
+            self.latency_total_ms as f64 / self.latency_count as f64
+        }
+    }
+}
+
+/// Where a client connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Accepted; the ConnectRequest has not arrived.
+    AwaitConnect,
+    /// Handshake done (possibly still held behind the disk).
+    Open,
+    /// A Close was emitted; further input from it is ignored.
+    Closing,
+}
+
+/// Per-connection state and counters (for `cons`).
+#[derive(Clone, Debug)]
+struct Conn {
+    addr: String,
+    phase: Phase,
+    session: Option<SessionId>,
+    auth: AuthContext,
+    timeout_ms: i32,
+    received: u64,
+    sent: u64,
+    last_op: &'static str,
+    last_cxid: i32,
+    last_zxid: Zxid,
+    established_ms: u64,
+    last_response_ms: u64,
+    latency_min_ms: u64,
+    latency_max_ms: u64,
+    latency_total_ms: u64,
+    latency_count: u64,
+}
+
+/// An output waiting for the disk.
+#[derive(Debug)]
+struct Held {
+    /// Released once `durable_seq >= wait_for`.
+    wait_for: u64,
+    output: Output,
+    /// When the request that caused it arrived, for latency statistics.
+    arrived_ms: Option<u64>,
+}
+
+/// One keeper server, driven by inputs. See the module documentation.
+pub struct Node {
+    config: Config,
+    rng: ChaCha8Rng,
+    tree: DataTree,
+    sessions: SessionTable,
+    watches: WatchManager,
+    conns: BTreeMap<ConnId, Conn>,
+    now_tick: u64,
+    wall_ms: u64,
+    /// The zxid of the last transaction created (== the tree's last applied zxid).
+    last_zxid: Zxid,
+    /// Highest Persist seq emitted, highest emitted for a log append, highest durable.
+    last_seq: u64,
+    last_append_seq: u64,
+    durable_seq: u64,
+    held: VecDeque<Held>,
+    ready: VecDeque<Output>,
+    txns_since_snapshot: u64,
+    snapshot_after: u64,
+    next_container_check_tick: u64,
+    stats: ServerStats,
+    mode: Mode,
+}
+
+impl Node {
+    /// Builds a node from its configuration and the state recovered from its disk (empty on
+    /// a first start). `seed` feeds the node's own RNG (session-id entropy, snapshot jitter).
+    pub fn new(config: Config, recovered: Recovered, seed: u64) -> Node {
+        assert!(config.tick_ms > 0, "tickTime must be positive (zoo.cfg validation)");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let entropy = rand::Rng::next_u64(&mut rng);
+        let mut sessions = SessionTable::new(config.server_id, entropy);
+        let (mut tree, snap_zxid) = match recovered.snapshot {
+            Some(s) => {
+                for (id, timeout_ms) in &s.sessions {
+                    sessions.add(*id, *timeout_ms, 0);
+                }
+                (s.tree, s.zxid)
+            }
+            None => (DataTree::new(), Zxid::ZERO),
+        };
+        let mut last_zxid = tree.last_zxid().max(snap_zxid);
+        for rec in &recovered.log {
+            if rec.header.zxid <= last_zxid {
+                continue; // already in the snapshot
+            }
+            tree.apply(rec);
+            match &rec.txn {
+                Txn::CreateSession { timeout_ms } => {
+                    sessions.add(rec.header.session, *timeout_ms, 0)
+                }
+                Txn::CloseSession => {
+                    sessions.remove(rec.header.session);
+                }
+                _ => {}
+            }
+            last_zxid = rec.header.zxid;
+        }
+        let mut node = Node {
+            config,
+            rng,
+            tree,
+            sessions,
+            watches: WatchManager::new(),
+            conns: BTreeMap::new(),
+            now_tick: 0,
+            wall_ms: 0,
+            last_zxid,
+            last_seq: 0,
+            last_append_seq: 0,
+            durable_seq: 0,
+            held: VecDeque::new(),
+            ready: VecDeque::new(),
+            txns_since_snapshot: 0,
+            snapshot_after: 0,
+            next_container_check_tick: 0,
+            stats: ServerStats::default(),
+            mode: Mode::Standalone,
+        };
+        // Recovered sessions get a full timeout from now, as ZooKeeper restarts their clocks.
+        let restored: Vec<(SessionId, i32)> = node.sessions.to_snapshot();
+        for (id, timeout_ms) in restored {
+            let deadline = node.deadline_for(timeout_ms);
+            node.sessions.touch(id, deadline);
+        }
+        node.snapshot_after = node.draw_snapshot_threshold();
+        node.next_container_check_tick = node.container_check_ticks();
+        node.ready.push_back(Output::Role(Mode::Standalone));
+        node.check_invariants();
+        node
+    }
+
+    /// Delivers one input. Never blocks; problems become outputs.
+    pub fn handle(&mut self, input: Input) {
+        match input {
+            Input::Tick { wall_ms } => self.on_tick(wall_ms),
+            Input::ClientOpen { conn, addr } => self.on_client_open(conn, addr),
+            Input::ClientConnect { conn, req } => self.on_client_connect(conn, req),
+            Input::ClientRequest { conn, xid, req, wall_ms } => {
+                self.wall_ms = self.wall_ms.max(wall_ms);
+                self.on_client_request(conn, xid, req, wall_ms)
+            }
+            Input::ClientBadRequest { conn, xid, op } => self.on_bad_request(conn, xid, op),
+            Input::ClientFourLetter { conn, cmd } => self.on_four_letter(conn, &cmd),
+            Input::ClientClosed { conn } => self.on_client_closed(conn),
+            Input::Persisted { up_to } => self.on_persisted(up_to),
+        }
+        self.check_invariants();
+    }
+
+    /// Drains one output; call until `None` after every `handle`.
+    #[must_use]
+    pub fn poll(&mut self) -> Option<Output> {
+        self.ready.pop_front()
+    }
+
+    /// The node's role.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+    /// The zxid of the last transaction applied.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+    /// The tree (read-only), for checkers and status.
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+    /// The session table (read-only), for checkers and status.
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// Number of open client connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+    /// Outputs waiting for the disk (ZooKeeper's "outstanding requests").
+    pub fn outstanding(&self) -> usize {
+        self.held.len()
+    }
+
+    // ---- time ----
+
+    fn on_tick(&mut self, wall_ms: u64) {
+        self.now_tick += 1;
+        self.wall_ms = self.wall_ms.max(wall_ms);
+        for id in self.sessions.take_expired(self.now_tick) {
+            self.expire_session(id);
+        }
+        if self.now_tick >= self.next_container_check_tick {
+            self.next_container_check_tick = self.now_tick + self.container_check_ticks();
+            self.reap_containers();
+        }
+    }
+
+    /// The tick by which a session with this timeout expires if not touched: the timeout
+    /// in ticks, rounded up, plus the current partial tick (ZooKeeper's ExpiryQueue rounds
+    /// deadlines up to the next tick boundary the same way).
+    fn deadline_for(&self, timeout_ms: i32) -> u64 {
+        let ticks = (timeout_ms.max(0) as u64).div_ceil(self.config.tick_ms);
+        self.now_tick + ticks.max(1) + 1
+    }
+
+    fn container_check_ticks(&self) -> u64 {
+        self.config.container_check_interval_ms.div_ceil(self.config.tick_ms).max(1)
+    }
+
+    fn draw_snapshot_threshold(&mut self) -> u64 {
+        let half = (self.config.snap_count / 2).max(1);
+        half + rand::Rng::next_u64(&mut self.rng) % half
+    }
+
+    // ---- persistence and the held queue ----
+
+    fn next_zxid(&mut self) -> Zxid {
+        assert!(self.last_zxid.counter() < u32::MAX, "zxid counter exhausted; needs a new epoch");
+        self.last_zxid = Zxid(self.last_zxid.0 + 1);
+        self.last_zxid
+    }
+
+    /// Emits a log append and returns its seq.
+    fn persist_append(&mut self, rec: TxnRecord) -> u64 {
+        self.last_seq += 1;
+        self.last_append_seq = self.last_seq;
+        self.ready.push_back(Output::Persist {
+            seq: PersistSeq(self.last_seq),
+            write: DurableWrite::Append(rec),
+        });
+        self.txns_since_snapshot += 1;
+        if self.txns_since_snapshot >= self.snapshot_after {
+            self.take_snapshot();
+        }
+        self.last_append_seq
+    }
+
+    fn take_snapshot(&mut self) {
+        self.txns_since_snapshot = 0;
+        self.snapshot_after = self.draw_snapshot_threshold();
+        let image = crate::persist::encode_snapshot(
+            self.last_zxid,
+            &self.sessions.to_snapshot(),
+            &self.tree,
+        );
+        self.last_seq += 1;
+        self.ready.push_back(Output::Persist {
+            seq: PersistSeq(self.last_seq),
+            write: DurableWrite::Snapshot { zxid: self.last_zxid, image: image.into() },
+        });
+    }
+
+    /// Queues a client-visible output behind every log append emitted so far.
+    fn emit(&mut self, output: Output, arrived_ms: Option<u64>) {
+        if self.held.is_empty() && self.durable_seq >= self.last_append_seq {
+            self.release(output, arrived_ms);
+        } else {
+            self.held.push_back(Held { wait_for: self.last_append_seq, output, arrived_ms });
+        }
+    }
+
+    fn on_persisted(&mut self, up_to: PersistSeq) {
+        assert!(
+            up_to.0 <= self.last_seq,
+            "Persisted {up_to} beyond the last write {}",
+            self.last_seq
+        );
+        if up_to.0 <= self.durable_seq {
+            return;
+        }
+        self.durable_seq = up_to.0;
+        while self.held.front().is_some_and(|h| h.wait_for <= self.durable_seq) {
+            let h = self.held.pop_front().expect("front exists");
+            self.release(h.output, h.arrived_ms);
+        }
+    }
+
+    /// Hands an output to the driver, counting it.
+    fn release(&mut self, output: Output, arrived_ms: Option<u64>) {
+        let now = self.wall_ms;
+        match &output {
+            Output::Reply { conn, xid, zxid, .. } => {
+                self.stats.packets_sent += 1;
+                if let Some(arrived) = arrived_ms {
+                    let ms = now.saturating_sub(arrived);
+                    self.stats.record_latency(ms);
+                    if let Some(c) = self.conns.get_mut(conn) {
+                        c.latency_min_ms =
+                            if c.latency_count == 0 { ms } else { c.latency_min_ms.min(ms) };
+                        c.latency_max_ms = c.latency_max_ms.max(ms);
+                        c.latency_total_ms += ms;
+                        c.latency_count += 1;
+                    }
+                }
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.sent += 1;
+                    c.last_response_ms = now;
+                    if xid.0 >= 0 {
+                        c.last_zxid = *zxid;
+                    }
+                }
+            }
+            Output::Watch { conn, .. } | Output::Connected { conn, .. } => {
+                self.stats.packets_sent += 1;
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.sent += 1;
+                }
+            }
+            _ => {}
+        }
+        self.ready.push_back(output);
+    }
+
+    fn check_invariants(&self) {
+        assert!(self.durable_seq <= self.last_seq);
+        assert!(self.last_append_seq <= self.last_seq);
+        assert!(self.last_zxid >= self.tree.last_zxid());
+        debug_assert!(self
+            .held
+            .iter()
+            .zip(self.held.iter().skip(1))
+            .all(|(a, b)| a.wait_for <= b.wait_for));
+        debug_assert!(
+            self.tree.ephemeral_sessions().iter().all(|(s, _)| self.sessions.get(*s).is_some()),
+            "every ephemeral's owner is a live session"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

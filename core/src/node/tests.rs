@@ -1,0 +1,288 @@
+//! Scripted tests of the node's client pipeline: each drives a real Node with inputs and
+//! asserts on the outputs, the way a driver sees them.
+
+use bytes::Bytes;
+
+use super::Node;
+use crate::config::Config;
+use crate::error::KeeperError;
+use crate::ids::{ConnId, PersistSeq, SessionId, Xid, Zxid};
+use crate::input::Input;
+use crate::output::{DurableWrite, Output};
+use crate::persist::Recovered;
+use crate::proto::{Acl, ConnectRequest, CreateOp, CreateRequest, EventType, Request, Response};
+use crate::txn::TxnRecord;
+
+/// A node plus the durable log a perfect disk would hold.
+struct Harness {
+    node: Node,
+    log: Vec<TxnRecord>,
+    last_seq: u64,
+    wall_ms: u64,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness::with(Config::standalone(2000), Recovered::default())
+    }
+    fn with(config: Config, recovered: Recovered) -> Harness {
+        let mut h = Harness {
+            node: Node::new(config, recovered, 7),
+            log: Vec::new(),
+            last_seq: 0,
+            wall_ms: 1_000,
+        };
+        h.drain();
+        h
+    }
+    /// Delivers an input and returns the client-visible outputs it released at once.
+    fn input(&mut self, input: Input) -> Vec<Output> {
+        self.node.handle(input);
+        self.drain()
+    }
+    fn drain(&mut self) -> Vec<Output> {
+        let mut visible = Vec::new();
+        while let Some(o) = self.node.poll() {
+            match o {
+                Output::Persist { seq, write } => {
+                    assert_eq!(seq.0, self.last_seq + 1, "persist seqs have no gaps");
+                    self.last_seq = seq.0;
+                    if let DurableWrite::Append(rec) = write {
+                        self.log.push(rec);
+                    }
+                }
+                Output::Role(_) => {}
+                other => visible.push(other),
+            }
+        }
+        visible
+    }
+    /// The disk catches up: everything held is released.
+    fn sync(&mut self) -> Vec<Output> {
+        let up_to = PersistSeq(self.last_seq);
+        self.input(Input::Persisted { up_to })
+    }
+    fn open(&mut self, conn: u64) {
+        assert!(self
+            .input(Input::ClientOpen { conn: ConnId(conn), addr: "127.0.0.1".into() })
+            .is_empty());
+    }
+    fn connect(&mut self, conn: u64, session: SessionId, passwd: [u8; 16]) -> Vec<Output> {
+        self.open(conn);
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: Zxid::ZERO,
+            timeout_ms: 10_000,
+            session_id: session,
+            passwd: Bytes::copy_from_slice(&passwd),
+            read_only: Some(false),
+        };
+        let mut out = self.input(Input::ClientConnect { conn: ConnId(conn), req });
+        out.extend(self.sync());
+        out
+    }
+    /// Opens a connection with a new session and returns the session id.
+    fn session(&mut self, conn: u64) -> SessionId {
+        let out = self.connect(conn, SessionId::NONE, [0; 16]);
+        match &out[..] {
+            [Output::Connected { resp, .. }] => resp.session_id,
+            other => panic!("expected a connect response, got {other:?}"),
+        }
+    }
+    /// Sends a request and lets the disk catch up; returns everything released.
+    fn request(&mut self, conn: u64, xid: i32, req: Request) -> Vec<Output> {
+        let wall_ms = self.wall_ms;
+        let mut out =
+            self.input(Input::ClientRequest { conn: ConnId(conn), xid: Xid(xid), req, wall_ms });
+        out.extend(self.sync());
+        out
+    }
+}
+
+fn create(path: &str, data: &str, flags: i32) -> Request {
+    Request::Create(CreateRequest {
+        op: CreateOp::Create,
+        path: path.into(),
+        data: Bytes::copy_from_slice(data.as_bytes()),
+        acl: Acl::open_unsafe(),
+        flags,
+        ttl: None,
+    })
+}
+
+fn reply_of(out: &[Output], want_xid: i32) -> &crate::proto::ReplyResult {
+    out.iter()
+        .find_map(|o| match o {
+            Output::Reply { xid, result, .. } if xid.0 == want_xid => Some(result),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no reply to xid {want_xid} in {out:?}"))
+}
+
+#[test]
+fn a_new_session_is_answered_only_once_its_txn_is_durable() {
+    let mut h = Harness::new();
+    h.open(1);
+    let req = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: Zxid::ZERO,
+        timeout_ms: 1,
+        session_id: SessionId::NONE,
+        passwd: Bytes::from_static(&[0; 16]),
+        read_only: None,
+    };
+    assert!(
+        h.input(Input::ClientConnect { conn: ConnId(1), req }).is_empty(),
+        "held behind the disk"
+    );
+    assert_eq!(h.log.len(), 1, "createSession is logged");
+    let out = h.sync();
+    let Output::Connected { resp, .. } = &out[0] else { panic!("{out:?}") };
+    assert_eq!(resp.timeout_ms, 4_000, "clamped up to 2 x tickTime");
+    assert_eq!(resp.read_only, None, "old clients get no readOnly byte back");
+    assert_eq!(resp.passwd.as_ref(), crate::session::password(resp.session_id));
+}
+
+#[test]
+fn write_replies_wait_for_the_disk_and_reads_behind_them_wait_too() {
+    let mut h = Harness::new();
+    h.session(1);
+    let wall_ms = h.wall_ms;
+    let out = h.input(Input::ClientRequest {
+        conn: ConnId(1),
+        xid: Xid(1),
+        req: create("/a", "x", 0),
+        wall_ms,
+    });
+    assert!(out.is_empty(), "the create waits for its log record");
+    let get = Request::GetData { path: "/a".into(), watch: false };
+    assert!(h
+        .input(Input::ClientRequest { conn: ConnId(1), xid: Xid(2), req: get, wall_ms })
+        .is_empty());
+    let out = h.sync();
+    assert_eq!(reply_of(&out, 1), &Ok(Response::Create { path: "/a".into() }));
+    match reply_of(&out, 2) {
+        Ok(Response::GetData { data, stat }) => {
+            assert_eq!(data.as_ref(), b"x");
+            assert_eq!(stat.version, 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    // With nothing in flight a read is answered at once.
+    let get = Request::Exists { path: "/a".into(), watch: false };
+    let out = h.input(Input::ClientRequest { conn: ConnId(1), xid: Xid(3), req: get, wall_ms });
+    assert!(matches!(reply_of(&out, 3), Ok(Response::Stat(_))));
+}
+
+#[test]
+fn a_watch_event_arrives_before_the_reply_that_caused_it() {
+    let mut h = Harness::new();
+    h.session(1);
+    h.session(2);
+    h.request(1, 1, create("/a", "x", 0));
+    h.request(2, 1, Request::GetData { path: "/a".into(), watch: true });
+    let set = Request::SetData { path: "/a".into(), data: Bytes::from_static(b"y"), version: -1 };
+    let out = h.request(2, 2, set);
+    let kinds: Vec<String> = out
+        .iter()
+        .map(|o| match o {
+            Output::Watch { conn, event, .. } => format!("watch {conn} {:?}", event.event_type),
+            Output::Reply { conn, xid, .. } => format!("reply {conn} {xid}"),
+            other => format!("{other}"),
+        })
+        .collect();
+    assert_eq!(kinds, ["watch c2 NodeDataChanged", "reply c2 2"]);
+}
+
+#[test]
+fn expiry_removes_ephemerals_and_tells_watchers() {
+    let mut h = Harness::new();
+    h.session(1);
+    h.session(2);
+    assert!(reply_of(&h.request(1, 1, create("/e", "", 1)), 1).is_ok());
+    h.request(2, 1, Request::Exists { path: "/e".into(), watch: true });
+    // Session 2 keeps pinging; session 1 goes silent.
+    let mut events = Vec::new();
+    for tick in 0..10 {
+        h.request(2, 100 + tick, Request::Ping);
+        events.extend(h.input(Input::Tick { wall_ms: 2_000 * tick as u64 }));
+        events.extend(h.sync());
+    }
+    assert!(events.iter().any(|o| matches!(o, Output::Watch { conn: ConnId(2), event, .. }
+        if event.event_type == EventType::NodeDeleted && event.path == "/e")));
+    assert!(events.iter().any(|o| matches!(o, Output::Close { conn: ConnId(1) })));
+    let out = h.request(2, 200, Request::Exists { path: "/e".into(), watch: false });
+    assert_eq!(reply_of(&out, 200), &Err(KeeperError::NoNode));
+}
+
+#[test]
+fn a_wrong_password_or_gone_session_gets_the_expired_answer() {
+    let mut h = Harness::new();
+    let sid = h.session(1);
+    let out = h.connect(2, sid, [9; 16]);
+    assert!(
+        matches!(&out[0], Output::Connected { resp, .. } if resp.session_id == SessionId::NONE && resp.timeout_ms == 0)
+    );
+    assert!(matches!(&out[1], Output::Close { conn: ConnId(2) }));
+    // The right password moves the session and closes the old connection.
+    let out = h.connect(3, sid, crate::session::password(sid));
+    assert!(out.iter().any(|o| matches!(o, Output::Close { conn: ConnId(1) })));
+    assert!(out.iter().any(
+        |o| matches!(o, Output::Connected { conn: ConnId(3), resp } if resp.session_id == sid)
+    ));
+}
+
+#[test]
+fn a_lone_check_is_rejected_and_the_connection_closed() {
+    let mut h = Harness::new();
+    h.session(1);
+    let out = h.request(1, 1, Request::Check { path: "/".into(), version: 0 });
+    assert_eq!(reply_of(&out, 1), &Err(KeeperError::Unimplemented));
+    assert!(matches!(out.last(), Some(Output::Close { .. })));
+}
+
+#[test]
+fn failed_writes_consume_a_zxid() {
+    let mut h = Harness::new();
+    h.session(1);
+    let before = h.node.last_zxid();
+    let out = h.request(1, 1, Request::Delete { path: "/missing".into(), version: -1 });
+    assert_eq!(reply_of(&out, 1), &Err(KeeperError::NoNode));
+    assert_eq!(h.node.last_zxid(), Zxid(before.0 + 1));
+}
+
+#[test]
+fn recovery_from_the_log_restores_tree_and_sessions() {
+    let mut h = Harness::new();
+    let sid = h.session(1);
+    h.request(1, 1, create("/p", "1", 0));
+    h.request(1, 2, create("/p/e", "2", 1));
+    let log = h.log.clone();
+    let mut r = Harness::with(Config::standalone(2000), Recovered { snapshot: None, log });
+    assert_eq!(r.node.last_zxid(), h.node.last_zxid());
+    assert_eq!(r.node.tree().digest(), h.node.tree().digest());
+    assert!(r.node.sessions().get(sid).is_some(), "the session survives the restart");
+    let out = r.connect(5, sid, crate::session::password(sid));
+    assert!(matches!(&out[0], Output::Connected { resp, .. } if resp.session_id == sid));
+}
+
+#[test]
+fn four_letter_words_honour_the_whitelist() {
+    let mut h = Harness::new();
+    h.open(1);
+    let out = h.input(Input::ClientFourLetter { conn: ConnId(1), cmd: "ruok".into() });
+    assert!(
+        matches!(&out[0], Output::Text { text, .. } if text == "ruok is not executed because it is not in the whitelist.\n")
+    );
+    let mut cfg = Config::standalone(2000);
+    cfg.four_letter_whitelist = vec!["*".into()];
+    let mut h = Harness::with(cfg, Recovered::default());
+    h.open(1);
+    let out = h.input(Input::ClientFourLetter { conn: ConnId(1), cmd: "ruok".into() });
+    assert!(matches!(&out[0], Output::Text { text, .. } if text == "imok"));
+    assert!(matches!(&out[1], Output::Close { .. }));
+    h.open(2);
+    let out = h.input(Input::ClientFourLetter { conn: ConnId(2), cmd: "srvr".into() });
+    let Output::Text { text, .. } = &out[0] else { panic!() };
+    assert!(text.contains("Mode: standalone\nNode count: 5\n"), "{text}");
+}
