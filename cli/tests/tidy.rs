@@ -47,7 +47,8 @@ fn files_stay_small_and_free_of_dbg() {
         let text = std::fs::read_to_string(&file).unwrap();
         let rel = file.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
         let lines = text.lines().count();
-        let limit = LONG_FILE_EXCEPTIONS.iter().find(|(p, _)| *p == rel).map_or(MAX_LINES, |(_, n)| *n);
+        let limit =
+            LONG_FILE_EXCEPTIONS.iter().find(|(p, _)| *p == rel).map_or(MAX_LINES, |(_, n)| *n);
         if lines > limit {
             problems.push(format!("{rel}: {lines} lines (limit {limit})"));
         }

@@ -1,0 +1,346 @@
+//! Fast leader election (ZooKeeper's `FastLeaderElection.lookForLeader`), as a pure state
+//! machine driven by notifications and ticks.
+//!
+//! A LOOKING server proposes itself, broadcasts its vote to the voters, adopts any better
+//! vote it hears in the same round (logical clock), and decides once a quorum of the
+//! round's votes equals its proposal and no better vote arrives within `finalize_wait`.
+//! Votes from servers already FOLLOWING or LEADING let a late joiner settle on an
+//! established leader, comparing only (leader, epoch) as ZOOKEEPER-1732 fixed. Observers
+//! run the same machine but are never counted and never elected. Resends back off from
+//! `resend_min_ticks` to `resend_max_ticks`. Invariant: a decision is only ever for a vote
+//! that a quorum of voters holds, and for an established leader only when that leader
+//! itself is heard to be LEADING.
+
+pub mod quorum;
+pub mod vote;
+
+use std::collections::BTreeMap;
+
+use crate::ids::{ServerId, Zxid};
+pub use quorum::QuorumView;
+pub use vote::{Notification, PeerState, Vote};
+
+/// Election timing, in ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// How long a quorum-backed proposal waits for a better vote before deciding
+    /// (`finalizeWait`). 0 decides at once.
+    pub finalize_wait_ticks: u64,
+    /// First resend interval for notifications (`minNotificationInterval`).
+    pub resend_min_ticks: u64,
+    /// Largest resend interval (`maxNotificationInterval`).
+    pub resend_max_ticks: u64,
+}
+
+/// What the election asks its node to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectionOutput {
+    /// Send a notification to one server.
+    Send { to: ServerId, n: Notification },
+    /// The election is over: lead, follow or observe `vote.leader`.
+    Decided { vote: Vote, state: PeerState },
+}
+
+/// A vote as recorded from one sender.
+#[derive(Clone, Copy, Debug)]
+struct Heard {
+    vote: Vote,
+    election_epoch: u64,
+    state: PeerState,
+}
+
+/// One server's election. Create it once; call `start` each time the server goes LOOKING.
+#[derive(Clone, Debug)]
+pub struct Election {
+    me: ServerId,
+    view: QuorumView,
+    timing: Timing,
+    logical_clock: u64,
+    /// This server's own candidacy; `None` for observers.
+    own: Option<Vote>,
+    /// The vote this server currently proposes; `None` until an observer hears one.
+    proposal: Option<Vote>,
+    /// LOOKING votes of this round, by sender (ZooKeeper's `recvset`).
+    received: BTreeMap<ServerId, Heard>,
+    /// Votes of settled servers (`outofelection`).
+    settled: BTreeMap<ServerId, Heard>,
+    finalize_at: Option<u64>,
+    now: u64,
+    resend_at: u64,
+    resend_interval: u64,
+    looking: bool,
+}
+
+impl Election {
+    /// An idle election for server `me` in configuration `view`.
+    pub fn new(me: ServerId, view: QuorumView, timing: Timing) -> Election {
+        assert!(timing.resend_min_ticks >= 1 && timing.resend_min_ticks <= timing.resend_max_ticks);
+        Election {
+            me,
+            view,
+            timing,
+            logical_clock: 0,
+            own: None,
+            proposal: None,
+            received: BTreeMap::new(),
+            settled: BTreeMap::new(),
+            finalize_at: None,
+            now: 0,
+            resend_at: 0,
+            resend_interval: timing.resend_min_ticks,
+            looking: false,
+        }
+    }
+
+    /// The logical clock (election epoch) of the current or last round.
+    pub fn logical_clock(&self) -> u64 {
+        self.logical_clock
+    }
+    /// The vote currently proposed, if any.
+    pub fn proposal(&self) -> Option<Vote> {
+        self.proposal
+    }
+    /// True while the election runs.
+    pub fn is_looking(&self) -> bool {
+        self.looking
+    }
+
+    /// Starts a new round with this server's last logged zxid and currentEpoch.
+    pub fn start(&mut self, last_zxid: Zxid, current_epoch: u32) -> Vec<ElectionOutput> {
+        self.looking = true;
+        self.logical_clock += 1;
+        self.received.clear();
+        self.settled.clear();
+        self.finalize_at = None;
+        self.own = self.view.is_voter(self.me).then_some(Vote {
+            leader: self.me,
+            zxid: last_zxid,
+            peer_epoch: current_epoch,
+        });
+        self.proposal = self.own;
+        self.resend_interval = self.timing.resend_min_ticks;
+        let mut out = Vec::new();
+        self.broadcast(&mut out);
+        self.try_decide(&mut out);
+        out
+    }
+
+    /// Handles a notification from `from` while LOOKING. (A settled server answers with
+    /// [`settled_reply`] instead.)
+    pub fn on_notification(&mut self, from: ServerId, n: Notification) -> Vec<ElectionOutput> {
+        let mut out = Vec::new();
+        if !self.looking || from == self.me {
+            return out;
+        }
+        if !self.view.is_voter(from) {
+            // An observer asking: tell it what we think (FastLeaderElection's WorkerReceiver).
+            if let Some(vote) = self.proposal {
+                let reply = Notification {
+                    state: PeerState::Looking,
+                    vote,
+                    election_epoch: self.logical_clock,
+                };
+                out.push(ElectionOutput::Send { to: from, n: reply });
+            }
+            return out;
+        }
+        if !self.view.is_voter(n.vote.leader) {
+            return out;
+        }
+        match n.state {
+            PeerState::Looking => self.on_looking_vote(from, n, &mut out),
+            PeerState::Following | PeerState::Leading => self.on_settled_vote(from, n, &mut out),
+            PeerState::Observing => {}
+        }
+        out
+    }
+
+    /// Advances time by one tick: decide after a quiet finalize wait, resend with backoff.
+    pub fn on_tick(&mut self) -> Vec<ElectionOutput> {
+        let mut out = Vec::new();
+        if !self.looking {
+            return out;
+        }
+        self.now += 1;
+        if self.finalize_at.is_some_and(|at| self.now >= at) {
+            self.decide_if_backed(&mut out);
+            if !self.looking {
+                return out;
+            }
+        }
+        if self.now >= self.resend_at {
+            self.resend_interval = (self.resend_interval * 2).min(self.timing.resend_max_ticks);
+            self.broadcast(&mut out);
+        }
+        out
+    }
+
+    /// Leaves the election without a decision (the node shut down or was reconfigured).
+    pub fn stop(&mut self) {
+        self.looking = false;
+        self.finalize_at = None;
+    }
+
+    fn on_looking_vote(&mut self, from: ServerId, n: Notification, out: &mut Vec<ElectionOutput>) {
+        if n.election_epoch > self.logical_clock {
+            self.logical_clock = n.election_epoch;
+            self.received.clear();
+            self.finalize_at = None;
+            self.proposal = match self.own {
+                Some(own) if !n.vote.beats(&own) => Some(own),
+                _ => Some(n.vote),
+            };
+            self.broadcast(out);
+        } else if n.election_epoch < self.logical_clock {
+            // A straggler from an older round: tell it where we are.
+            if let Some(vote) = self.proposal {
+                let reply = Notification {
+                    state: PeerState::Looking,
+                    vote,
+                    election_epoch: self.logical_clock,
+                };
+                out.push(ElectionOutput::Send { to: from, n: reply });
+            }
+            return;
+        } else if self.proposal.is_none_or(|p| n.vote.beats(&p)) {
+            self.proposal = Some(n.vote);
+            self.finalize_at = None;
+            self.broadcast(out);
+        }
+        self.received
+            .insert(from, Heard { vote: n.vote, election_epoch: n.election_epoch, state: n.state });
+        self.try_decide(out);
+    }
+
+    fn on_settled_vote(&mut self, from: ServerId, n: Notification, out: &mut Vec<ElectionOutput>) {
+        let heard = Heard { vote: n.vote, election_epoch: n.election_epoch, state: n.state };
+        if n.election_epoch == self.logical_clock {
+            self.received.insert(from, heard);
+            if self.backs(&self.received, &n.vote, true)
+                && self.leader_confirmed(&self.received, n.vote.leader, n.election_epoch)
+            {
+                self.decide(n.vote, out);
+                return;
+            }
+        }
+        self.settled.insert(from, heard);
+        if self.backs(&self.settled, &n.vote, true)
+            && self.leader_confirmed(&self.settled, n.vote.leader, n.election_epoch)
+        {
+            self.logical_clock = n.election_epoch;
+            self.decide(n.vote, out);
+        }
+    }
+
+    /// True when the votes in `heard` that equal `vote` (plus this server's own, when it
+    /// proposes the same) form a quorum. Settled votes compare only leader and epoch.
+    fn backs(&self, heard: &BTreeMap<ServerId, Heard>, vote: &Vote, settled: bool) -> bool {
+        let same = |v: &Vote| {
+            if settled {
+                v.leader == vote.leader && v.peer_epoch == vote.peer_epoch
+            } else {
+                v == vote
+            }
+        };
+        let mut backers: Vec<ServerId> =
+            heard.iter().filter(|(_, h)| same(&h.vote)).map(|(id, _)| *id).collect();
+        if self.proposal.is_some_and(|p| same(&p)) && self.view.is_voter(self.me) {
+            backers.push(self.me);
+        }
+        self.view.is_quorum(backers.iter())
+    }
+
+    /// ZooKeeper's `checkLeader`: we only follow another server once it says it leads; we
+    /// only lead in the round we are in.
+    fn leader_confirmed(
+        &self,
+        heard: &BTreeMap<ServerId, Heard>,
+        leader: ServerId,
+        election_epoch: u64,
+    ) -> bool {
+        if leader == self.me {
+            self.logical_clock == election_epoch
+        } else {
+            heard.get(&leader).is_some_and(|h| h.state == PeerState::Leading)
+        }
+    }
+
+    fn try_decide(&mut self, out: &mut Vec<ElectionOutput>) {
+        let Some(p) = self.proposal else { return };
+        let round: BTreeMap<ServerId, Heard> = self
+            .received
+            .iter()
+            .filter(|(_, h)| {
+                h.election_epoch == self.logical_clock && h.state == PeerState::Looking
+            })
+            .map(|(id, h)| (*id, *h))
+            .collect();
+        if !self.backs(&round, &p, false) {
+            return;
+        }
+        if self.timing.finalize_wait_ticks == 0 {
+            self.decide(p, out);
+        } else if self.finalize_at.is_none() {
+            self.finalize_at = Some(self.now + self.timing.finalize_wait_ticks);
+        }
+    }
+
+    fn decide_if_backed(&mut self, out: &mut Vec<ElectionOutput>) {
+        self.finalize_at = None;
+        let Some(p) = self.proposal else { return };
+        let round: BTreeMap<ServerId, Heard> = self
+            .received
+            .iter()
+            .filter(|(_, h)| h.election_epoch == self.logical_clock)
+            .map(|(id, h)| (*id, *h))
+            .collect();
+        if self.backs(&round, &p, false) {
+            self.decide(p, out);
+        }
+    }
+
+    fn decide(&mut self, vote: Vote, out: &mut Vec<ElectionOutput>) {
+        assert!(self.view.is_voter(vote.leader), "only voters are elected");
+        let state = if vote.leader == self.me {
+            PeerState::Leading
+        } else if self.view.is_voter(self.me) {
+            PeerState::Following
+        } else {
+            PeerState::Observing
+        };
+        self.looking = false;
+        self.finalize_at = None;
+        self.proposal = Some(vote);
+        out.push(ElectionOutput::Decided { vote, state });
+    }
+
+    fn broadcast(&mut self, out: &mut Vec<ElectionOutput>) {
+        self.resend_at = self.now + self.resend_interval;
+        let Some(vote) = self.proposal else {
+            // An observer with no vote yet still asks the voters.
+            let ask = Notification {
+                state: PeerState::Looking,
+                vote: Vote { leader: self.me, zxid: Zxid::ZERO, peer_epoch: 0 },
+                election_epoch: self.logical_clock,
+            };
+            for to in self.view.voters().filter(|v| *v != self.me) {
+                out.push(ElectionOutput::Send { to, n: ask });
+            }
+            return;
+        };
+        let n =
+            Notification { state: PeerState::Looking, vote, election_epoch: self.logical_clock };
+        for to in self.view.voters().filter(|v| *v != self.me) {
+            out.push(ElectionOutput::Send { to, n });
+        }
+    }
+}
+
+/// What a FOLLOWING, LEADING or OBSERVING server answers a LOOKING server's notification
+/// with: the leader it is settled on, in its last round, with its state.
+pub fn settled_reply(current: Vote, election_epoch: u64, state: PeerState) -> Notification {
+    Notification { state, vote: current, election_epoch }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! Election tests: a tiny message-passing harness, random delivery orders, and the
+//! tricky paths (late joiner, observers, stragglers). Each test names the
+//! FastLeaderElection behaviour it checks.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use proptest::prelude::*;
+
+use super::*;
+
+const TIMING: Timing = Timing { finalize_wait_ticks: 1, resend_min_ticks: 2, resend_max_ticks: 16 };
+
+/// Elections wired together by an in-memory network. Settled servers answer LOOKING
+/// notifications with `settled_reply`, as a Node does.
+struct Net {
+    elections: BTreeMap<ServerId, Election>,
+    decided: BTreeMap<ServerId, (Vote, PeerState, u64)>,
+    queue: VecDeque<(ServerId, ServerId, Notification)>,
+    rng: u64,
+}
+
+impl Net {
+    fn new(voters: &[u64], observers: &[u64], seed: u64) -> Net {
+        let view = QuorumView::new(
+            voters.iter().map(|v| ServerId(*v)),
+            observers.iter().map(|o| ServerId(*o)),
+        );
+        let elections = voters
+            .iter()
+            .chain(observers)
+            .map(|id| (ServerId(*id), Election::new(ServerId(*id), view.clone(), TIMING)))
+            .collect();
+        Net { elections, decided: BTreeMap::new(), queue: VecDeque::new(), rng: seed | 1 }
+    }
+    fn start(&mut self, id: u64, zxid: u64, epoch: u32) {
+        let out = self.elections.get_mut(&ServerId(id)).unwrap().start(Zxid(zxid), epoch);
+        self.absorb(ServerId(id), out);
+    }
+    fn absorb(&mut self, from: ServerId, out: Vec<ElectionOutput>) {
+        for o in out {
+            match o {
+                ElectionOutput::Send { to, n } => self.queue.push_back((from, to, n)),
+                ElectionOutput::Decided { vote, state } => {
+                    let round = self.elections[&from].logical_clock();
+                    assert!(
+                        self.decided.insert(from, (vote, state, round)).is_none(),
+                        "decided twice"
+                    );
+                }
+            }
+        }
+    }
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+    /// Delivers queued messages in a random order until none are left.
+    fn deliver_all(&mut self) {
+        while !self.queue.is_empty() {
+            let i = (self.next_random() % self.queue.len() as u64) as usize;
+            let (from, to, n) = self.queue.remove(i).unwrap();
+            if let Some((vote, state, round)) = self.decided.get(&to).copied() {
+                if n.state == PeerState::Looking {
+                    self.queue.push_back((to, from, settled_reply(vote, round, state)));
+                }
+                continue;
+            }
+            let Some(e) = self.elections.get_mut(&to) else { continue };
+            let out = e.on_notification(from, n);
+            self.absorb(to, out);
+        }
+    }
+    fn tick_all(&mut self) {
+        let ids: Vec<ServerId> = self.elections.keys().copied().collect();
+        for id in ids {
+            if self.decided.contains_key(&id) {
+                continue;
+            }
+            let out = self.elections.get_mut(&id).unwrap().on_tick();
+            self.absorb(id, out);
+        }
+    }
+    fn run(&mut self, max_ticks: usize) {
+        for _ in 0..max_ticks {
+            self.deliver_all();
+            self.tick_all();
+            self.deliver_all();
+        }
+    }
+}
+
+/// The FLE invariant with all voters up and messages delivered within the finalize wait:
+/// everyone settles on the best vote (highest epoch, then zxid, then id).
+#[test]
+fn all_voters_agree_on_the_most_up_to_date_server() {
+    let mut net = Net::new(&[1, 2, 3], &[], 9);
+    net.start(1, 0x1_0000_0005, 1);
+    net.start(2, 0x1_0000_0007, 1);
+    net.start(3, 0x1_0000_0006, 1);
+    net.run(4);
+    assert_eq!(net.decided.len(), 3);
+    for (id, (vote, state, _)) in &net.decided {
+        assert_eq!(vote.leader, ServerId(2), "server {id}");
+        let want = if *id == ServerId(2) { PeerState::Leading } else { PeerState::Following };
+        assert_eq!(*state, want);
+    }
+}
+
+/// ZOOKEEPER-1732: a server restarting into an established ensemble must join it, even
+/// though the followers' votes carry other zxids than its own round's.
+#[test]
+fn a_late_joiner_follows_the_established_leader() {
+    let mut net = Net::new(&[1, 2, 3, 4], &[], 3);
+    net.start(1, 5, 1);
+    net.start(2, 5, 1);
+    net.start(3, 9, 1);
+    net.run(4);
+    assert_eq!(net.decided.len(), 3, "three of four voters are a quorum");
+    net.start(4, 2, 1);
+    net.run(4);
+    let (vote, state, _) = net.decided[&ServerId(4)];
+    assert_eq!((vote.leader, state), (ServerId(3), PeerState::Following));
+}
+
+/// Observers never vote and are never elected, but they learn the leader.
+#[test]
+fn an_observer_observes_and_is_never_counted() {
+    let mut net = Net::new(&[1, 2, 3], &[7], 5);
+    for (id, zxid) in [(1, 3), (2, 4), (3, 1), (7, 100)] {
+        net.start(id, zxid, 1);
+    }
+    net.run(4);
+    assert_eq!(net.decided[&ServerId(7)].0.leader, ServerId(2));
+    assert_eq!(net.decided[&ServerId(7)].1, PeerState::Observing);
+    // A lone voter plus the observer is no quorum.
+    let mut net = Net::new(&[1, 2, 3], &[7], 5);
+    net.start(1, 3, 1);
+    net.start(7, 0, 1);
+    net.run(8);
+    assert!(net.decided.is_empty(), "{:?}", net.decided);
+}
+
+/// A notification from an older round is answered with the current proposal.
+#[test]
+fn a_straggler_from_an_old_round_is_told_the_current_one() {
+    let view = QuorumView::new([ServerId(1), ServerId(2), ServerId(3)], []);
+    let mut e = Election::new(ServerId(1), view, TIMING);
+    e.start(Zxid(1), 1);
+    e.start(Zxid(1), 1); // round 2
+    let old = Notification {
+        state: PeerState::Looking,
+        vote: Vote { leader: ServerId(2), zxid: Zxid(9), peer_epoch: 1 },
+        election_epoch: 1,
+    };
+    let out = e.on_notification(ServerId(2), old);
+    assert!(
+        matches!(out[..], [ElectionOutput::Send { to: ServerId(2), n }] if n.election_epoch == 2
+        && n.vote.leader == ServerId(1))
+    );
+    assert_eq!(e.proposal().unwrap().leader, ServerId(1), "old-round votes are not adopted");
+}
+
+/// Resends back off exponentially up to the maximum.
+#[test]
+fn resends_back_off() {
+    let view = QuorumView::new([ServerId(1), ServerId(2), ServerId(3)], []);
+    let mut e = Election::new(ServerId(1), view, TIMING);
+    e.start(Zxid(1), 1);
+    let mut sent_at = Vec::new();
+    for t in 1..=40 {
+        if !e.on_tick().is_empty() {
+            sent_at.push(t);
+        }
+    }
+    assert_eq!(sent_at, [2, 6, 14, 30]);
+}
+
+proptest! {
+    /// Whatever the delivery order and histories, with every voter up all voters decide the
+    /// same leader, and it is the best vote among them.
+    #[test]
+    fn any_delivery_order_converges_on_the_best_vote(
+        seed in any::<u64>(),
+        zxids in proptest::collection::vec((0u64..4, 1u32..3), 5),
+    ) {
+        let mut net = Net::new(&[1, 2, 3, 4, 5], &[], seed);
+        for (i, (zxid, epoch)) in zxids.iter().enumerate() {
+            net.start(i as u64 + 1, *zxid, *epoch);
+        }
+        net.run(6);
+        let best = zxids
+            .iter()
+            .enumerate()
+            .map(|(i, (z, e))| Vote { leader: ServerId(i as u64 + 1), zxid: Zxid(*z), peer_epoch: *e })
+            .max()
+            .unwrap();
+        prop_assert_eq!(net.decided.len(), 5);
+        for (vote, _, _) in net.decided.values() {
+            prop_assert_eq!(vote.leader, best.leader);
+        }
+    }
+}
