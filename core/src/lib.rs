@@ -39,6 +39,7 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 pub mod wire;
+pub mod zab;
 pub mod zoocfg;
 
 pub use error::KeeperError;
