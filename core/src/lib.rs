@@ -40,6 +40,7 @@ pub mod txn;
 pub mod watch;
 pub mod wire;
 pub mod zab;
+pub mod zkfiles;
 pub mod zoocfg;
 
 pub use error::KeeperError;
