@@ -55,6 +55,10 @@ impl<'a> Reader<'a> {
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
+    /// The bytes not yet consumed, without consuming them (for a body after a header).
+    pub fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
     fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         if self.remaining() < n {
             return Err(DecodeError::Incomplete);
