@@ -9,6 +9,7 @@ use keeper_core::wire::codec::{
     decode_request, decode_response, encode_request, frame_len, RequestError,
 };
 use keeper_core::wire::jute::{DecodeError, Writer};
+use keeper_core::KeeperError;
 use proptest::prelude::*;
 
 fn every_opcode() -> impl Strategy<Value = i32> {
@@ -105,6 +106,22 @@ fn request_errors_name_what_was_wrong() {
     assert_eq!(decode_request(&short), Err(RequestError::BadBody { xid: 6, op: op::GET_DATA }));
     let long = body(6, op::SYNC, |w| w.i32(1000));
     assert_eq!(decode_request(&long), Err(RequestError::BadBody { xid: 6, op: op::SYNC }));
+}
+
+/// What the server answers each decoding failure with, before closing the connection.
+#[test]
+fn request_errors_map_to_zookeeper_answers() {
+    let unknown = RequestError::UnknownOp { xid: 5, op: 99 };
+    assert_eq!(
+        (unknown.xid(), unknown.keeper_error()),
+        (Some(5), Some(KeeperError::Unimplemented))
+    );
+    let bad = RequestError::BadBody { xid: 6, op: op::GET_DATA };
+    assert_eq!((bad.xid(), bad.keeper_error()), (Some(6), Some(KeeperError::MarshallingError)));
+    assert_eq!(
+        (RequestError::BadHeader.xid(), RequestError::BadHeader.keeper_error()),
+        (None, None)
+    );
 }
 
 /// multi takes only transactional sub-ops, multiRead only reads, neither nests, and the

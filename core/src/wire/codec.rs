@@ -12,6 +12,9 @@
 //! Invariant: decoding never panics and never allocates more than the input could hold;
 //! bytes after a complete record are ignored, as ZooKeeper's own readers ignore them.
 
+use std::fmt;
+
+use crate::error::KeeperError;
 use crate::proto::{
     ConnectRequest, ConnectResponse, ReplyHeader, ReplyResult, Request, RequestHeader, Response,
     WatchedEvent,
@@ -35,6 +38,41 @@ pub enum RequestError {
     /// The body does not decode as the opcode's record.
     BadBody { xid: i32, op: i32 },
 }
+
+impl RequestError {
+    /// The xid to answer under, when the header could be read.
+    pub fn xid(&self) -> Option<i32> {
+        match self {
+            RequestError::BadHeader => None,
+            RequestError::UnknownOp { xid, .. } | RequestError::BadBody { xid, .. } => Some(*xid),
+        }
+    }
+
+    /// The error ZooKeeper answers with before it closes the connection: UNIMPLEMENTED for
+    /// an unknown opcode (`UnimplementedRequestProcessor`), MARSHALLINGERROR for a body that
+    /// does not decode; `None` for an unreadable header, where it closes without a reply.
+    pub fn keeper_error(&self) -> Option<KeeperError> {
+        match self {
+            RequestError::BadHeader => None,
+            RequestError::UnknownOp { .. } => Some(KeeperError::Unimplemented),
+            RequestError::BadBody { .. } => Some(KeeperError::MarshallingError),
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::BadHeader => write!(f, "request header shorter than 8 bytes"),
+            RequestError::UnknownOp { xid, op } => write!(f, "xid {xid}: unknown opcode {op}"),
+            RequestError::BadBody { xid, op } => {
+                write!(f, "xid {xid}: body does not decode as op {op}'s record")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
 
 /// Length of the complete frame at the start of `buf` (prefix included), `Ok(None)` when
 /// more bytes are needed, `Err(len)` when the declared length is negative or over `max`.

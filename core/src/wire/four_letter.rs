@@ -6,6 +6,10 @@
 //! recognised only from exactly its 4 ASCII bytes, so no ConnectRequest is mistaken for
 //! one: a ConnectRequest starts with its frame length, whose first byte is 0 for any frame
 //! under 16 MiB, and no command starts with a 0 byte.
+//!
+//! Java also lists telnet's close sequence (0xfff4fffd) as a command that just closes the
+//! connection; it is not a word here because [`crate::wire::frame::frame_len`] already
+//! refuses it as a negative length, which closes the connection all the same.
 
 /// Every command ZooKeeper 3.8/3.9 knows, in `FourLetterCommands`' order.
 pub const FOUR_LETTER_WORDS: [&str; 18] = [

@@ -235,7 +235,8 @@ impl Writer {
     }
     /// A `buffer`.
     pub fn buffer(&mut self, v: &[u8]) {
-        self.i32(v.len() as i32);
+        // Jute lengths are ints; nothing keeper encodes comes near 2 GiB.
+        self.i32(i32::try_from(v.len()).expect("a Jute buffer is shorter than i32::MAX"));
         self.buf.extend_from_slice(v);
     }
     /// The null `buffer`.
@@ -255,7 +256,7 @@ impl Writer {
     }
     /// A `vector<ustring>`.
     pub fn strings<S: AsRef<str>>(&mut self, v: &[S]) {
-        self.i32(v.len() as i32);
+        self.i32(i32::try_from(v.len()).expect("a Jute vector holds at most i32::MAX elements"));
         for s in v {
             self.string(s.as_ref());
         }
