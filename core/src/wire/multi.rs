@@ -6,6 +6,11 @@
 //! terminator `MultiHeader{-1, done=true, -1}`. Readers stop at the first header whose
 //! `done` is set, whatever its other fields say, as Java's do.
 //!
+//! Sub-ops decode under the opcode their header names. Java's server instead rebuilds a
+//! create sub-op sent as 1, 15 or 19 from its flags (`Op.Create.getOpcode`: container flag →
+//! 19, TTL flags → 21, else 1), so a create2 sub-op is answered with a plain CreateResult;
+//! the request layer, which picks the OpResult, must mirror that, not this decoder.
+//!
 //! Invariant: a sub-op is never itself a multi, so decoding recurses at most one level,
 //! and every loop iteration consumes at least one 9-byte header, so a frame of n bytes
 //! yields at most n / 9 entries.
