@@ -55,6 +55,10 @@ impl<'a> Reader<'a> {
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
+    /// The bytes not yet consumed, without consuming them (for a body after a header).
+    pub fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
     fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         if self.remaining() < n {
             return Err(DecodeError::Incomplete);
@@ -231,7 +235,8 @@ impl Writer {
     }
     /// A `buffer`.
     pub fn buffer(&mut self, v: &[u8]) {
-        self.i32(v.len() as i32);
+        // Jute lengths are ints; nothing keeper encodes comes near 2 GiB.
+        self.i32(i32::try_from(v.len()).expect("a Jute buffer is shorter than i32::MAX"));
         self.buf.extend_from_slice(v);
     }
     /// The null `buffer`.
@@ -251,7 +256,7 @@ impl Writer {
     }
     /// A `vector<ustring>`.
     pub fn strings<S: AsRef<str>>(&mut self, v: &[S]) {
-        self.i32(v.len() as i32);
+        self.i32(i32::try_from(v.len()).expect("a Jute vector holds at most i32::MAX elements"));
         for s in v {
             self.string(s.as_ref());
         }
