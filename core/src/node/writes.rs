@@ -176,9 +176,11 @@ fn write_response(req: &Request, result: TxnResult) -> Result<Response, KeeperEr
 
 fn multi_result(op: &Request, r: TxnResult) -> OpResult {
     match r {
+        // ZooKeeper re-derives a create sub-op's opcode from its flags (container → 19,
+        // TTL → 21, otherwise 1), so even a create2 sub-op answers a plain CreateResult.
         TxnResult::Created { path, stat } => match op {
-            Request::Create(c) if c.op == CreateOp::Create => OpResult::Create { path },
-            _ => OpResult::Create2 { path, stat },
+            Request::Create(c) if matches!(c.flags, 4..=6) => OpResult::Create2 { path, stat },
+            _ => OpResult::Create { path },
         },
         TxnResult::Deleted => OpResult::Delete,
         TxnResult::DataSet { stat } => OpResult::SetData { stat },
