@@ -1,0 +1,126 @@
+//! Snapshots through the store: write + roll + reopen, fallback, purge.
+//!
+//! The tree codec is not part of this crate's tests: images carry opaque tree bytes and the
+//! store is opened with `open_images`, which checks framing and checksum only.
+
+mod storage_common;
+
+use bytes::Bytes;
+use keeper_core::ids::{PersistSeq, SessionId, Zxid};
+use keeper_core::output::DurableWrite;
+use keeper_core::persist::encode_snapshot_image;
+use keeper_net::storage::{purge, Storage, StorageError, StorageOptions};
+use storage_common::*;
+use tokio::sync::mpsc::unbounded_channel;
+
+fn image(z: u64) -> Bytes {
+    Bytes::from(encode_snapshot_image(
+        Zxid(z),
+        &[(SessionId(7), 4000)],
+        format!("tree@{z}").as_bytes(),
+    ))
+}
+
+fn snapshot(s: &Storage, seq: u64, z: u64) {
+    s.persist(PersistSeq(seq), DurableWrite::Snapshot { zxid: Zxid(z), image: image(z) });
+}
+
+/// A snapshot at 5 with records 6..8 after it: reopen gives the snapshot and only 6..8, and
+/// the records after the snapshot went to a new log file (roll).
+#[test]
+fn snapshot_roll_reopen() {
+    let d = TempDir::new("snap-roll");
+    let (s, _r, mut rx) = open(d.path());
+    append_all(&s, 1, 1..=5);
+    snapshot(&s, 6, 5);
+    append_all(&s, 7, 6..=8);
+    wait_for(&mut rx, 9);
+    s.close();
+    assert_eq!(snapshot_files(d.path()), vec!["snapshot.5"]);
+    let logs: Vec<String> = log_files(d.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(logs, vec!["log.1", "log.6"]);
+
+    let (_s, r, _rx) = open(d.path());
+    let snap = r.snapshot.expect("snapshot recovered");
+    assert_eq!(snap.zxid, Zxid(5));
+    assert_eq!(snap.sessions, vec![(SessionId(7), 4000)]);
+    assert_eq!(snap.tree_bytes, b"tree@5");
+    assert_eq!(r.log, (6..=8).map(rec).collect::<Vec<_>>());
+}
+
+/// A damaged newest snapshot is skipped for the one before it, and the log fills the gap.
+#[test]
+fn damaged_newest_snapshot_falls_back() {
+    let d = TempDir::new("snap-fallback");
+    let (s, _r, mut rx) = open(d.path());
+    append_all(&s, 1, 1..=3);
+    snapshot(&s, 4, 3);
+    append_all(&s, 5, 4..=6);
+    snapshot(&s, 8, 6);
+    append_all(&s, 9, 7..=7);
+    wait_for(&mut rx, 9);
+    s.close();
+    let newest = d.path().join("version-2/snapshot.6");
+    let mut b = std::fs::read(&newest).unwrap();
+    b[20] ^= 1;
+    std::fs::write(&newest, b).unwrap();
+
+    let (_s, r, _rx) = open(d.path());
+    assert_eq!(r.snapshot.unwrap().zxid, Zxid(3));
+    assert_eq!(r.log, (4..=7).map(rec).collect::<Vec<_>>());
+}
+
+/// Snapshots every 2 records, then purge keeping 3: the 3 newest snapshots stay, log files
+/// wholly before the oldest kept one go, and the store still recovers the same state.
+#[test]
+fn purge_keeps_newest_n() {
+    let d = TempDir::new("snap-purge");
+    let (s, _r, mut rx) = open(d.path());
+    let mut seq = 1;
+    for round in 0..6u64 {
+        seq = append_all(&s, seq, round * 2 + 1..=round * 2 + 2);
+        snapshot(&s, seq, round * 2 + 2);
+        seq += 1;
+    }
+    seq = append_all(&s, seq, 13..=13);
+    wait_for(&mut rx, seq - 1);
+    assert!(matches!(s.purge(2), Err(StorageError::BadPurgeCount { keep_snapshots: 2 })));
+    s.close();
+    assert_eq!(snapshot_files(d.path()).len(), 6);
+
+    let report = purge(d.path(), d.path(), 3).unwrap();
+    assert_eq!(report.removed_snapshots.len(), 3);
+    assert_eq!(snapshot_files(d.path()), vec!["snapshot.8", "snapshot.a", "snapshot.c"]);
+    // Logs start at 1,3,5,7,9,11,13; the oldest kept snapshot is 8, so log.7 (7..8) is
+    // wholly covered by it and goes; log.9 holds 9..10 and stays.
+    let logs: Vec<String> = log_files(d.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(logs, vec!["log.9", "log.b", "log.d"]);
+
+    let (_s, r, _rx) = open(d.path());
+    assert_eq!(r.snapshot.unwrap().zxid, Zxid(12));
+    assert_eq!(r.log, vec![rec(13)]);
+}
+
+/// With autopurge on, the snapshot thread purges after each snapshot it writes.
+#[test]
+fn auto_purge_after_snapshot() {
+    let d = TempDir::new("snap-autopurge");
+    let (tx, mut rx) = unbounded_channel();
+    let opts = StorageOptions { auto_purge_keep: Some(3), ..small_options() };
+    let (s, _r) = Storage::open_images(d.path(), d.path(), tx, opts).unwrap();
+    let mut seq = 1;
+    for z in 1..=5u64 {
+        seq = append_all(&s, seq, z..=z);
+        snapshot(&s, seq, z);
+        seq += 1;
+    }
+    wait_for(&mut rx, seq - 1);
+    s.close(); // joins the snapshot thread, so every snapshot and purge has run
+    assert_eq!(snapshot_files(d.path()), vec!["snapshot.3", "snapshot.4", "snapshot.5"]);
+}
