@@ -58,7 +58,7 @@ fn log_files_are_preallocated() {
     assert_eq!(files.len(), 1);
     assert!(files[0].ends_with("log.1"));
     let len = std::fs::metadata(&files[0]).unwrap().len();
-    assert!(len > 4096 && len % 4096 == 0, "length {len}");
+    assert!(len > 4096 && len.is_multiple_of(4096), "length {len}");
 }
 
 /// Two stores cannot share a dataDir; the lock goes with the store.

@@ -216,7 +216,7 @@ impl Storage {
         data_log_dir: &Path,
         synced: UnboundedSender<PersistSeq>,
         options: StorageOptions,
-        decode: &mut dyn FnMut(&[u8]) -> Result<(Zxid, T), keeper_core::persist::PersistError>,
+        decode: &mut recover::SnapshotDecoder<'_, T>,
     ) -> Result<(Storage, recover::Found<T>), StorageError> {
         let snap_dir = files::version_dir(data_dir)?;
         let log_dir = files::version_dir(data_log_dir)?;
@@ -243,12 +243,18 @@ impl Storage {
         let spawn_err = |e| StorageError::io("start thread for", data_dir, e);
         let log_thread = std::thread::Builder::new()
             .name("keeper-log".into())
-            .spawn(move || log_writer.run(rx))
+            .spawn(move || {
+                let _guard = AbortOnPanic("log writer");
+                log_writer.run(rx)
+            })
             .map_err(spawn_err)?;
         let keep = options.auto_purge_keep;
         let snap_thread = std::thread::Builder::new()
             .name("keeper-snapshot".into())
-            .spawn(move || writer::run_snapshots(snap_rx, snap_dir, log_dir, keep))
+            .spawn(move || {
+                let _guard = AbortOnPanic("snapshot writer");
+                writer::run_snapshots(snap_rx, snap_dir, log_dir, keep)
+            })
             .map_err(spawn_err)?;
         let storage = Storage {
             tx: Some(tx),
@@ -258,6 +264,19 @@ impl Storage {
             _locks: locks,
         };
         Ok((storage, found))
+    }
+}
+
+/// A storage thread that panics has broken an invariant (seqs or zxids out of order): the
+/// node would wait forever for a `Persisted` that cannot come, so end the process instead.
+struct AbortOnPanic(&'static str);
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!("the {} thread panicked; aborting", self.0);
+            std::process::abort();
+        }
     }
 }
 

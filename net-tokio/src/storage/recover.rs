@@ -17,6 +17,9 @@ use keeper_core::txn::TxnRecord;
 use super::files::{list_by_zxid, sync_dir};
 use super::StorageError;
 
+/// Decodes a snapshot file into its zxid and whatever the caller keeps of it.
+pub(crate) type SnapshotDecoder<'a, T> = dyn FnMut(&[u8]) -> Result<(Zxid, T), PersistError> + 'a;
+
 /// What recovery found, before the snapshot's tree is interpreted.
 pub(crate) struct Found<T> {
     pub snapshot: Option<T>,
@@ -29,7 +32,7 @@ pub(crate) struct Found<T> {
 pub(crate) fn recover<T>(
     snap_dir: &Path,
     log_dir: &Path,
-    decode: &mut dyn FnMut(&[u8]) -> Result<(Zxid, T), PersistError>,
+    decode: &mut SnapshotDecoder<'_, T>,
 ) -> Result<Found<T>, StorageError> {
     remove_tmp_snapshots(snap_dir)?;
     let snaps = list_by_zxid(snap_dir, "snapshot")?;
