@@ -32,7 +32,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub use files::{lock_dir, log_name, read_myid, snapshot_name, DirLock, VERSION_DIR};
 pub use purge::{purge_dirs, PurgeReport, MIN_KEEP_SNAPSHOTS};
-pub use writer::{MAX_BATCH, PREALLOC_BYTES};
+pub use writer::{MAX_BATCH_BYTES, PREALLOC_BYTES};
 
 /// Why the store could not open, recover or purge. Each message names the file (and the
 /// offset, for damaged logs) so an operator knows where to look.

@@ -1,7 +1,7 @@
 //! The two storage threads: the log writer (group commit) and the snapshot writer.
 //!
 //! **Log writer.** Takes `(PersistSeq, DurableWrite)` in seq order from a channel; each
-//! round it takes everything already queued (up to [`MAX_BATCH`]), appends the records to
+//! round it takes everything already queued (up to [`MAX_BATCH_BYTES`]), appends the records to
 //! the current log file with one write, makes them durable with one fsync, and only then
 //! reports the highest seq of the round on the `synced` channel (group commit: one fsync
 //! answers many writes, and `Persisted` is cumulative).
@@ -49,13 +49,22 @@ use super::purge::purge_dirs;
 
 /// Log files grow in blocks of this many bytes (64 MiB, ZooKeeper's preAllocSize default).
 pub const PREALLOC_BYTES: u64 = 64 * 1024 * 1024;
-/// Most writes taken into one group commit; bounds the memory one round holds.
-pub const MAX_BATCH: usize = 4096;
+/// A round stops taking writes once this many encoded bytes wait for its fsync; bounds the
+/// memory one round holds (a record is at most about jute.maxbuffer, 1 MiB).
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// What the snapshot thread is asked to do.
 pub(crate) enum SnapshotJob {
     Write { zxid: Zxid, image: Bytes },
     Purge { keep_snapshots: usize },
+}
+
+/// The bytes of one group commit not yet written to the current file.
+#[derive(Default)]
+struct Round {
+    pending: Vec<u8>,
+    /// The current file was created in this round: sync it fully, and its directory.
+    created: bool,
 }
 
 /// The log file being appended to.
@@ -103,62 +112,51 @@ impl LogWriter {
     /// Runs until every sender of `rx` is dropped, then returns after the last round.
     pub fn run(mut self, rx: Receiver<(PersistSeq, DurableWrite)>) {
         while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
+            // One group commit: take what is queued, write it, sync once, report.
+            let mut round = Round::default();
+            self.take(first, &mut round);
+            while round.pending.len() < MAX_BATCH_BYTES {
                 match rx.try_recv() {
-                    Ok(w) => batch.push(w),
+                    Ok(w) => self.take(w, &mut round),
                     Err(_) => break,
                 }
             }
-            self.round(batch);
+            self.flush(&mut round);
+            // The node may have gone away during shutdown; nothing left to tell it then.
+            let _ = self.synced.send(self.last_seq);
         }
         if let Some(cur) = &self.current {
             tracing::debug!("log writer stops; last file {}", cur.path.display());
         }
     }
 
-    /// One group commit: write everything, sync once, report the highest seq.
-    fn round(&mut self, batch: Vec<(PersistSeq, DurableWrite)>) {
-        let mut pending: Vec<u8> = Vec::new();
-        let mut created = false;
-        for (seq, write) in batch {
-            assert!(
-                seq > self.last_seq,
-                "persist seqs must increase: {seq} after {}",
-                self.last_seq
-            );
-            self.last_seq = seq;
-            match write {
-                DurableWrite::Append(rec) => {
-                    let zxid = rec.header.zxid;
-                    if zxid <= self.last_zxid {
-                        fatal(
-                            "append",
-                            &self.log_dir,
-                            &format!("zxid {zxid} is not above {}", self.last_zxid),
-                        );
-                    }
-                    if self.current.is_none() {
-                        self.current = Some(self.create(zxid));
-                        pending.extend_from_slice(&encode_log_header(zxid));
-                        created = true;
-                    }
-                    append_log_record(&mut pending, &rec);
-                    self.last_zxid = zxid;
+    /// Adds one write to the round.
+    fn take(&mut self, (seq, write): (PersistSeq, DurableWrite), round: &mut Round) {
+        assert!(seq > self.last_seq, "persist seqs must increase: {seq} after {}", self.last_seq);
+        self.last_seq = seq;
+        match write {
+            DurableWrite::Append(rec) => {
+                let zxid = rec.header.zxid;
+                if zxid <= self.last_zxid {
+                    let why = format!("zxid {zxid} is not above {}", self.last_zxid);
+                    fatal("append", &self.log_dir, &why);
                 }
-                DurableWrite::Snapshot { zxid, image } => {
-                    // Roll: what was written so far stays in the old file, synced now, and
-                    // the next append starts a new one.
-                    self.flush(&mut pending, created);
-                    created = false;
-                    self.current = None;
-                    let _ = self.snapshots.send(SnapshotJob::Write { zxid, image });
+                if self.current.is_none() {
+                    self.current = Some(self.create(zxid));
+                    round.pending.extend_from_slice(&encode_log_header(zxid));
+                    round.created = true;
                 }
+                append_log_record(&mut round.pending, &rec);
+                self.last_zxid = zxid;
+            }
+            DurableWrite::Snapshot { zxid, image } => {
+                // Roll: what was written so far stays in the old file, synced now, and the
+                // next append starts a new one.
+                self.flush(round);
+                self.current = None;
+                let _ = self.snapshots.send(SnapshotJob::Write { zxid, image });
             }
         }
-        self.flush(&mut pending, created);
-        // The node may have gone away during shutdown; nothing left to tell it then.
-        let _ = self.synced.send(self.last_seq);
     }
 
     fn create(&self, zxid: Zxid) -> Current {
@@ -172,7 +170,9 @@ impl LogWriter {
     }
 
     /// Writes `pending` to the current file and makes it durable (sync order in module doc).
-    fn flush(&mut self, pending: &mut Vec<u8>, created: bool) {
+    fn flush(&mut self, round: &mut Round) {
+        let Round { pending, created } = round;
+        let created = std::mem::take(created);
         let Some(cur) = self.current.as_mut() else {
             assert!(pending.is_empty());
             return;
