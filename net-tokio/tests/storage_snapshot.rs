@@ -177,3 +177,25 @@ fn open_decodes_tree_snapshots() {
     assert_eq!((snap.zxid, snap.sessions), (Zxid(2), vec![(SessionId(1), 5000)]));
     assert_eq!(r.log, vec![rec(3)]);
 }
+
+/// dataDir and dataLogDir apart: snapshots in one, logs in the other, both recovered.
+#[test]
+fn separate_data_and_log_dirs() {
+    let data = TempDir::new("snap-data");
+    let logs = TempDir::new("snap-logs");
+    let (tx, mut rx) = unbounded_channel();
+    let (s, _r) = Storage::open_images(data.path(), logs.path(), tx, small_options()).unwrap();
+    append_all(&s, 1, 1..=2);
+    snapshot(&s, 3, 2);
+    append_all(&s, 4, 3..=4);
+    wait_for(&mut rx, 5);
+    s.close();
+    assert_eq!(snapshot_files(data.path()), vec!["snapshot.2"]);
+    assert!(snapshot_files(logs.path()).is_empty());
+    assert_eq!(log_files(logs.path()).len(), 2);
+    assert!(log_files(data.path()).is_empty());
+    let (tx, _rx) = unbounded_channel();
+    let (_s, r) = Storage::open_images(data.path(), logs.path(), tx, small_options()).unwrap();
+    assert_eq!(r.snapshot.unwrap().zxid, Zxid(2));
+    assert_eq!(r.log, vec![rec(3), rec(4)]);
+}

@@ -154,6 +154,9 @@ impl LogWriter {
                 // next append starts a new one.
                 self.flush(round);
                 self.current = None;
+                // Records at or below a snapshot are skipped on recovery, so an append that
+                // is not above it would be lost: hold later appends to the same rule.
+                self.last_zxid = self.last_zxid.max(zxid);
                 let _ = self.snapshots.send(SnapshotJob::Write { zxid, image });
             }
         }
