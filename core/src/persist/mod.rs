@@ -1,10 +1,31 @@
-//! Durable formats: the transaction log and snapshot files as bytes. CONTRACT STUB.
+//! Durable formats: the transaction log and snapshot files as bytes.
 //!
-//! Pure encoding and decoding only; the shells own the files and fsyncs.
+//! Pure encoding and decoding only; the shells own the files and fsyncs. Three layers:
+//! - [`txn_codec`]: one [`TxnRecord`] to and from bytes (ZooKeeper's `TxnHeader` + `*Txn`
+//!   records, our own framing of multi).
+//! - [`log`]: the log file format (`KPLG`) and [`log::scan_log`], which decides what part of
+//!   a log file is trustworthy after a crash (torn tail vs corruption; the rule is written in
+//!   that module's doc).
+//! - [`snapshot`]: the snapshot file format (`KPSN`), framed and checksummed around the
+//!   tree bytes that [`DataTree::encode_snapshot`] writes.
+//!
+//! Invariant kept by every decoder here: bad bytes never panic and never allocate more than
+//! the input holds; they become a [`PersistError`] that names the offset.
+
+pub mod log;
+pub mod snapshot;
+pub mod txn_codec;
+
+use std::fmt;
 
 use crate::ids::{SessionId, Zxid};
 use crate::tree::DataTree;
 use crate::txn::TxnRecord;
+use crate::wire::jute::{Reader, Writer};
+
+pub use log::{encode_log_header, encode_log_record, scan_log, End, LogScan, LOG_HEADER_LEN};
+pub use snapshot::{decode_snapshot_image, encode_snapshot_image, SnapshotImage};
+pub use txn_codec::{decode_txn_record, encode_txn_record};
 
 /// A decoded snapshot: the state as of `zxid`.
 #[derive(Debug)]
@@ -23,8 +44,68 @@ pub struct Recovered {
     pub log: Vec<TxnRecord>,
 }
 
+/// Why durable bytes could not be decoded. Every variant names where the problem is, so an
+/// operator reading the message can find the damaged byte with a hex dump.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum PersistError {
+    /// The file does not start with the expected magic (not one of our files).
+    BadMagic { expected: [u8; 4], found: Vec<u8> },
+    /// A format version this build does not read.
+    UnsupportedVersion { version: u32 },
+    /// A checksum did not match at `offset`.
+    BadChecksum { offset: u64 },
+    /// The bytes end before the structure does.
+    Truncated { offset: u64 },
+    /// A structure is malformed at `offset`; `why` says how.
+    Invalid { offset: u64, why: String },
+}
+
+impl fmt::Display for PersistError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PersistError::BadMagic { expected, found } => write!(
+                f,
+                "bad magic: expected {:?}, found {:?}",
+                String::from_utf8_lossy(expected),
+                String::from_utf8_lossy(found)
+            ),
+            PersistError::UnsupportedVersion { version } => {
+                write!(f, "unsupported format version {version}")
+            }
+            PersistError::BadChecksum { offset } => {
+                write!(f, "checksum mismatch at offset {offset}")
+            }
+            PersistError::Truncated { offset } => write!(f, "data ends early at offset {offset}"),
+            PersistError::Invalid { offset, why } => {
+                write!(f, "invalid data at offset {offset}: {why}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PersistError {}
+
 /// Encodes a snapshot file image (header, sessions, tree, checksum).
 pub fn encode_snapshot(zxid: Zxid, sessions: &[(SessionId, i32)], tree: &DataTree) -> Vec<u8> {
-    let _ = (zxid, sessions, tree);
-    todo!()
+    let mut w = Writer::new();
+    tree.encode_snapshot(&mut w);
+    encode_snapshot_image(zxid, sessions, w.as_slice())
+}
+
+/// Decodes a snapshot file image, tree included. The tree decoder must consume exactly the
+/// tree bytes: anything left over means the image and the decoder disagree.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotState, PersistError> {
+    let image = decode_snapshot_image(bytes)?;
+    let mut r = Reader::new(image.tree_bytes);
+    let tree = DataTree::decode_snapshot(&mut r).map_err(|e| PersistError::Invalid {
+        offset: (image.tree_offset + r.position()) as u64,
+        why: format!("tree: {e}"),
+    })?;
+    if !r.is_empty() {
+        return Err(PersistError::Invalid {
+            offset: (image.tree_offset + r.position()) as u64,
+            why: format!("{} bytes left after the tree", r.remaining()),
+        });
+    }
+    Ok(SnapshotState { zxid: image.zxid, sessions: image.sessions, tree })
 }

@@ -1,0 +1,92 @@
+//! The on-disk layout, as ZooKeeper lays it out, plus the dataDir lock and `myid`.
+//!
+//! `<dataLogDir>/version-2/log.<hex zxid of its first record>` and
+//! `<dataDir>/version-2/snapshot.<hex zxid>`; a snapshot is written as
+//! `snapshot.<hex>.tmp` and renamed, so a name without `.tmp` is always a whole file.
+//! Lower-case hex without `0x`, as ZooKeeper names them, so `ls` sorts by age within an
+//! epoch; code always sorts by the parsed zxid.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use keeper_core::ids::{ServerId, Zxid};
+
+use super::StorageError;
+
+/// The subdirectory both directories keep their files in (ZooKeeper's `version-2`).
+pub const VERSION_DIR: &str = "version-2";
+/// The lock file held for the life of a `Storage`.
+pub const LOCK_FILE: &str = "keeper.lock";
+
+/// The name of the log file whose first record has `zxid`.
+pub fn log_name(zxid: Zxid) -> String {
+    format!("log.{:x}", zxid.0)
+}
+
+/// The name of the snapshot at `zxid`.
+pub fn snapshot_name(zxid: Zxid) -> String {
+    format!("snapshot.{:x}", zxid.0)
+}
+
+/// Files in `dir` named `<prefix>.<hex>` exactly, sorted by zxid ascending.
+pub fn list_by_zxid(dir: &Path, prefix: &str) -> Result<Vec<(Zxid, PathBuf)>, StorageError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| StorageError::io("list", dir, e))? {
+        let entry = entry.map_err(|e| StorageError::io("list", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(hex) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
+            continue;
+        };
+        if let Ok(z) = u64::from_str_radix(hex, 16) {
+            out.push((Zxid(z), entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Creates `<dir>/version-2` if needed and returns it.
+pub fn version_dir(dir: &Path) -> Result<PathBuf, StorageError> {
+    let v = dir.join(VERSION_DIR);
+    fs::create_dir_all(&v).map_err(|e| StorageError::io("create directory", &v, e))?;
+    Ok(v)
+}
+
+/// fsyncs a directory so that names created, renamed or removed in it are durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// An exclusive lock on a directory, held until dropped (the OS releases it if we die).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Locks `dir` so that a second server pointed at it refuses to start.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, StorageError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StorageError::io("open lock file", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(StorageError::Locked { dir: dir.to_path_buf() }),
+        Err(fs::TryLockError::Error(e)) => Err(StorageError::io("lock", &path, e)),
+    }
+}
+
+/// Reads `<dataDir>/myid`: the server's id as decimal text, surrounding whitespace allowed.
+pub fn read_myid(data_dir: &Path) -> Result<ServerId, StorageError> {
+    let path = data_dir.join("myid");
+    let text = fs::read_to_string(&path).map_err(|e| StorageError::io("read", &path, e))?;
+    text.trim()
+        .parse::<u64>()
+        .map(ServerId)
+        .map_err(|_| StorageError::BadMyid { path, text: text.trim().chars().take(40).collect() })
+}

@@ -1,0 +1,260 @@
+//! The two storage threads: the log writer (group commit) and the snapshot writer.
+//!
+//! **Log writer.** Takes `(PersistSeq, DurableWrite)` in seq order from a channel; each
+//! round it takes everything already queued (up to [`MAX_BATCH_BYTES`]), appends the records to
+//! the current log file with one write, makes them durable with one fsync, and only then
+//! reports the highest seq of the round on the `synced` channel (group commit: one fsync
+//! answers many writes, and `Persisted` is cumulative).
+//!
+//! Sync order, so that nothing reported durable can vanish in a crash:
+//! 1. the log file's data (fdatasync; a full fsync when the file was created or grown,
+//!    since its size is metadata the records depend on);
+//! 2. the log directory, when a file was created in this round (its name is metadata too);
+//! 3. only then the `synced` report that lets the node promise anything.
+//!
+//! Log files are preallocated in [`PREALLOC_BYTES`] blocks with `set_len` (zeros), so most
+//! rounds change no metadata and fdatasync stays cheap; the scanner reads the zeros as
+//! "no more records".
+//!
+//! **Snapshot writer.** A `Snapshot` write hands its already-encoded image to a separate
+//! thread (so a big snapshot never delays log fsyncs), which writes `snapshot.<zxid>.tmp`,
+//! fsyncs it, renames it into place and fsyncs the directory. The log writer meanwhile
+//! rolls: the next append starts a new log file, so older files can later be purged whole.
+//! The snapshot's seq is reported durable with the round it arrived in, without waiting for
+//! the snapshot file: every record the snapshot summarises is already in the log (it came
+//! earlier in seq order, so it is synced in this round or before), and a snapshot is only an
+//! optimisation of recovery. For the same reason purge only ever counts snapshot files that
+//! exist on disk, and runs on the snapshot thread after the directory fsync, so it never
+//! removes a log that an unfinished snapshot was meant to replace.
+//!
+//! **Failures are fatal.** A failed log write or fsync aborts the process, as etcd does:
+//! after a failed fsync the kernel may have dropped the dirty pages and cleared the error
+//! (the 2018 "fsyncgate" finding), so a retry could report success for data that is gone.
+//! Restarting recovers from what is really on disk. A failed snapshot is not fatal: the log
+//! still holds everything, so the thread logs it, removes the temporary file and goes on.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+
+use bytes::Bytes;
+use keeper_core::ids::{PersistSeq, Zxid};
+use keeper_core::output::DurableWrite;
+use keeper_core::persist::log::{append_log_record, encode_log_header};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::files::{log_name, snapshot_name, sync_dir};
+use super::purge::purge_dirs;
+
+/// Log files grow in blocks of this many bytes (64 MiB, ZooKeeper's preAllocSize default).
+pub const PREALLOC_BYTES: u64 = 64 * 1024 * 1024;
+/// A round stops taking writes once this many encoded bytes wait for its fsync; bounds the
+/// memory one round holds (a record is at most about jute.maxbuffer, 1 MiB).
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// What the snapshot thread is asked to do.
+pub(crate) enum SnapshotJob {
+    Write { zxid: Zxid, image: Bytes },
+    Purge { keep_snapshots: usize },
+}
+
+/// The bytes of one group commit not yet written to the current file.
+#[derive(Default)]
+struct Round {
+    pending: Vec<u8>,
+    /// The current file was created in this round: sync it fully, and its directory.
+    created: bool,
+}
+
+/// The log file being appended to.
+struct Current {
+    file: File,
+    path: PathBuf,
+    /// Bytes of header and records written.
+    written: u64,
+    /// The file's length (preallocated zeros included).
+    allocated: u64,
+}
+
+/// The log writer's state, owned by its thread.
+pub(crate) struct LogWriter {
+    pub log_dir: PathBuf,
+    pub prealloc_bytes: u64,
+    /// Highest zxid on disk; every append must be above it.
+    pub last_zxid: Zxid,
+    pub last_seq: PersistSeq,
+    pub synced: UnboundedSender<PersistSeq>,
+    pub snapshots: Sender<SnapshotJob>,
+    current: Option<Current>,
+}
+
+impl LogWriter {
+    pub fn new(
+        log_dir: PathBuf,
+        prealloc_bytes: u64,
+        last_zxid: Zxid,
+        synced: UnboundedSender<PersistSeq>,
+        snapshots: Sender<SnapshotJob>,
+    ) -> LogWriter {
+        assert!(prealloc_bytes > 0);
+        LogWriter {
+            log_dir,
+            prealloc_bytes,
+            last_zxid,
+            last_seq: PersistSeq(0),
+            synced,
+            snapshots,
+            current: None,
+        }
+    }
+
+    /// Runs until every sender of `rx` is dropped, then returns after the last round.
+    pub fn run(mut self, rx: Receiver<(PersistSeq, DurableWrite)>) {
+        while let Ok(first) = rx.recv() {
+            // One group commit: take what is queued, write it, sync once, report.
+            let mut round = Round::default();
+            self.take(first, &mut round);
+            while round.pending.len() < MAX_BATCH_BYTES {
+                match rx.try_recv() {
+                    Ok(w) => self.take(w, &mut round),
+                    Err(_) => break,
+                }
+            }
+            self.flush(&mut round);
+            // The node may have gone away during shutdown; nothing left to tell it then.
+            let _ = self.synced.send(self.last_seq);
+        }
+        if let Some(cur) = &self.current {
+            tracing::debug!("log writer stops; last file {}", cur.path.display());
+        }
+    }
+
+    /// Adds one write to the round.
+    fn take(&mut self, (seq, write): (PersistSeq, DurableWrite), round: &mut Round) {
+        assert!(seq > self.last_seq, "persist seqs must increase: {seq} after {}", self.last_seq);
+        self.last_seq = seq;
+        match write {
+            DurableWrite::Append(rec) => {
+                let zxid = rec.header.zxid;
+                if zxid <= self.last_zxid {
+                    let why = format!("zxid {zxid} is not above {}", self.last_zxid);
+                    fatal("append", &self.log_dir, &why);
+                }
+                if self.current.is_none() {
+                    self.current = Some(self.create(zxid));
+                    round.pending.extend_from_slice(&encode_log_header(zxid));
+                    round.created = true;
+                }
+                append_log_record(&mut round.pending, &rec);
+                self.last_zxid = zxid;
+            }
+            DurableWrite::Snapshot { zxid, image } => {
+                // Roll: what was written so far stays in the old file, synced now, and the
+                // next append starts a new one.
+                self.flush(round);
+                self.current = None;
+                // Records at or below a snapshot are skipped on recovery, so an append that
+                // is not above it would be lost: hold later appends to the same rule.
+                self.last_zxid = self.last_zxid.max(zxid);
+                let _ = self.snapshots.send(SnapshotJob::Write { zxid, image });
+            }
+        }
+    }
+
+    fn create(&self, zxid: Zxid) -> Current {
+        let path = self.log_dir.join(log_name(zxid));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap_or_else(|e| fatal("create", &path, &e.to_string()));
+        Current { file, path, written: 0, allocated: 0 }
+    }
+
+    /// Writes `pending` to the current file and makes it durable (sync order in module doc).
+    fn flush(&mut self, round: &mut Round) {
+        let Round { pending, created } = round;
+        let created = std::mem::take(created);
+        let Some(cur) = self.current.as_mut() else {
+            assert!(pending.is_empty());
+            return;
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let end = cur.written + pending.len() as u64;
+        let grown = end > cur.allocated;
+        if grown {
+            let blocks = end.div_ceil(self.prealloc_bytes);
+            cur.allocated = blocks * self.prealloc_bytes;
+            cur.file
+                .set_len(cur.allocated)
+                .unwrap_or_else(|e| fatal("preallocate", &cur.path, &e.to_string()));
+        }
+        let wrote =
+            cur.file.seek(SeekFrom::Start(cur.written)).and_then(|_| cur.file.write_all(pending));
+        wrote.unwrap_or_else(|e| fatal("write", &cur.path, &e.to_string()));
+        let synced = if grown || created { cur.file.sync_all() } else { cur.file.sync_data() };
+        synced.unwrap_or_else(|e| fatal("fsync", &cur.path, &e.to_string()));
+        if created {
+            sync_dir(&self.log_dir)
+                .unwrap_or_else(|e| fatal("fsync", &self.log_dir, &e.to_string()));
+        }
+        cur.written = end;
+        pending.clear();
+    }
+}
+
+/// Runs the snapshot thread until the log writer drops its sender.
+pub(crate) fn run_snapshots(
+    rx: Receiver<SnapshotJob>,
+    snap_dir: PathBuf,
+    log_dir: PathBuf,
+    auto_purge_keep: Option<usize>,
+) {
+    while let Ok(job) = rx.recv() {
+        let keep = match job {
+            SnapshotJob::Write { zxid, image } => {
+                if let Err(e) = write_snapshot(&snap_dir, zxid, &image) {
+                    tracing::error!("snapshot {zxid} not written (the log still holds it): {e}");
+                    continue;
+                }
+                tracing::info!("snapshot {zxid} written ({} bytes)", image.len());
+                match auto_purge_keep {
+                    Some(k) => k,
+                    None => continue,
+                }
+            }
+            SnapshotJob::Purge { keep_snapshots } => keep_snapshots,
+        };
+        if let Err(e) = purge_dirs(&snap_dir, &log_dir, keep) {
+            tracing::error!("purge failed: {e}");
+        }
+    }
+}
+
+/// tmp file, fsync, rename, fsync dir: a crash leaves either no snapshot or a whole one.
+fn write_snapshot(snap_dir: &Path, zxid: Zxid, image: &[u8]) -> std::io::Result<()> {
+    let name = snapshot_name(zxid);
+    let tmp = snap_dir.join(format!("{name}.tmp"));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(image)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, snap_dir.join(&name))?;
+        sync_dir(snap_dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Ends the process after a storage failure (why: see the module doc).
+fn fatal(what: &str, path: &Path, err: &str) -> ! {
+    tracing::error!("fatal storage error: {what} {}: {err}; aborting", path.display());
+    eprintln!("keeper: fatal storage error: {what} {}: {err}; aborting", path.display());
+    std::process::abort()
+}
