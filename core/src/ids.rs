@@ -136,6 +136,6 @@ mod tests {
         assert_eq!(z.counter(), 3);
         assert_eq!(z.to_string(), "0x100000003");
         assert_eq!(Zxid::from_i64(-1).to_string(), "0xffffffffffffffff");
-        assert_eq!(SessionId(0x10_0000_abcd_0000).to_string(), "0x10000abcd0000");
+        assert_eq!(SessionId(0x1_0000_abcd_0000).to_string(), "0x10000abcd0000");
     }
 }
