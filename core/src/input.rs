@@ -9,8 +9,8 @@ pub enum Input {
     /// One tick (tickTime ms in the real shell) has passed; `wall_ms` is the driver's wall
     /// clock, used only to stamp ctime/mtime and to judge TTLs.
     Tick { wall_ms: u64 },
-    /// A client TCP connection was accepted from `addr` (IP text, for `ip` ACLs and
-    /// `maxClientCnxns`).
+    /// A client TCP connection was accepted from `addr` (`ip:port`, or a bare IP; the IP
+    /// part serves `ip` ACLs and `maxClientCnxns`, the whole text `cons`/`stat`).
     ClientOpen { conn: ConnId, addr: String },
     /// The connection's first frame: a ConnectRequest.
     ClientConnect { conn: ConnId, req: ConnectRequest },

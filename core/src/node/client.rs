@@ -22,8 +22,9 @@ use crate::watch::WatchKind;
 impl Node {
     pub(super) fn on_client_open(&mut self, conn: ConnId, addr: String) {
         let limit = self.config.max_client_cnxns as usize;
-        let same_ip = self.conns.values().filter(|c| c.addr == addr).count();
-        let ip_id = Id::new("ip", &addr);
+        let ip = ip_of(&addr);
+        let same_ip = self.conns.values().filter(|c| ip_of(&c.addr) == ip).count();
+        let ip_id = Id::new("ip", &ip);
         self.conns.insert(
             conn,
             Conn {
@@ -391,8 +392,8 @@ impl Node {
                 Some((Id::new("digest", &digest), is_super))
             }
             "ip" => {
-                let addr = self.conns[&conn].addr.clone();
-                Some((Id::new("ip", &addr), false))
+                let ip = ip_of(&self.conns[&conn].addr);
+                Some((Id::new("ip", &ip), false))
             }
             _ => None,
         };
@@ -434,6 +435,14 @@ impl Node {
     ) {
         let zxid = self.last_zxid;
         self.emit(crate::output::Output::Reply { conn, xid, zxid, result }, arrived);
+    }
+}
+
+/// The IP part of a peer address given as `ip:port`, `[v6]:port` or a bare IP.
+fn ip_of(addr: &str) -> String {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(sa) => sa.ip().to_string(),
+        Err(_) => addr.to_string(),
     }
 }
 
