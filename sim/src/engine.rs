@@ -163,7 +163,7 @@ impl Sim {
                 paused: false,
                 stalled: Vec::new(),
                 disk: Disk::new(stream(seed, STREAM_DISK, i), sc.disk.fsync_ms, sc.disk.torn_tail),
-                drift: 1.0,
+                drift: sc.clock_drift.get(idx(i)).copied().unwrap_or(1.0),
                 appended: Vec::new(),
                 crashed_at: None,
             })

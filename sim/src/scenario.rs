@@ -22,6 +22,10 @@ pub struct Scenario {
     pub session_timeout_ms: i32,
     /// Simulated run length, e.g. "10s" or "1500ms".
     pub duration: String,
+    /// Per-node tick-rate factor (node i uses entry i-1; missing entries are 1.0): 1.01
+    /// means that node's ticks come 1% further apart, as a slow clock would make them.
+    #[serde(default)]
+    pub clock_drift: Vec<f64>,
     #[serde(default)]
     pub workload: Workload,
     #[serde(default)]
@@ -175,6 +179,12 @@ impl Scenario {
             return Err("tick_ms must be positive".into());
         }
         parse_duration_ms(&self.duration)?;
+        if self.clock_drift.len() as u64 > self.nodes {
+            return Err("clock_drift has more entries than nodes".into());
+        }
+        if let Some(d) = self.clock_drift.iter().find(|d| !(**d > 0.0 && d.is_finite())) {
+            return Err(format!("clock_drift {d} must be a positive factor"));
+        }
         for (name, r) in
             [("disk.fsync_ms", self.disk.fsync_ms), ("network.latency_ms", self.network.latency_ms)]
         {

@@ -58,6 +58,8 @@ fn malformed_scenarios_are_rejected() {
     rejects(&format!("{base}[[fault]]\nat = \"1s\"\naction = \"crash\"\nnode = 2"), "no node 2");
     rejects(&format!("{base}[[fault]]\nat = \"1s\"\naction = \"pause\""), "needs a duration");
     rejects(&format!("{base}[[fault]]\nat = \"1s\"\naction = \"explode\""), "explode");
+    rejects(&format!("{base}clock_drift = [1.0, 1.0]"), "more entries than nodes");
+    rejects(&format!("{base}clock_drift = [0.0]"), "positive factor");
     rejects(&format!("{base}[disk]\nfsync_ms = [5, 1]"), "min 5 > max 1");
     rejects(&format!("{base}[workload]\nclients = 1\nops_per_sec = 1\nmix = {{}}"), "all weights");
 }
