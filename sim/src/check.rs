@@ -3,6 +3,8 @@
 //! Each checker is a pure function over plain data so that a test can feed it a doctored
 //! history and show that it fails (a checker that never fails proves nothing).
 
+use std::collections::BTreeSet;
+
 use keeper_core::Zxid;
 
 /// One client operation as the simulator saw it.
@@ -55,11 +57,12 @@ pub fn zxids_increase(logs: &[(u64, Vec<Zxid>)]) -> Verdict {
 pub fn acked_writes_durable(history: &[Op], recoveries: &[Recovery]) -> Verdict {
     let mut failure = None;
     'outer: for r in recoveries {
+        let recovered: BTreeSet<Zxid> = r.recovered.iter().copied().collect();
         for op in history {
             let acked = op.is_write && op.err == Some(0) && op.node == r.node;
             let before = op.complete_ms.is_some_and(|t| t <= r.crash_ms);
             if let (true, true, Some(z)) = (acked, before, op.zxid) {
-                if r.recovered.binary_search(&z).is_err() {
+                if !recovered.contains(&z) {
                     failure = Some(format!(
                         "client {} xid {} acked write {z} lost by node {} crash at {}ms",
                         op.client, op.xid, r.node, r.crash_ms
