@@ -1,0 +1,134 @@
+//! Checkers: properties every run must satisfy, judged from the recorded history and logs.
+//!
+//! Each checker is a pure function over plain data so that a test can feed it a doctored
+//! history and show that it fails (a checker that never fails proves nothing).
+
+use std::collections::BTreeSet;
+
+use keeper_core::Zxid;
+
+/// One client operation as the simulator saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    pub client: u32,
+    /// Session id once known (0 before the first connect).
+    pub session: i64,
+    pub xid: i32,
+    pub kind: &'static str,
+    pub is_write: bool,
+    /// The node the op was sent to.
+    pub node: u64,
+    pub invoke_ms: u64,
+    pub complete_ms: Option<u64>,
+    /// Wire error code (0 = ok); `None` while pending. Connection loss is -4.
+    pub err: Option<i32>,
+    /// Reply header zxid (for a successful write, the txn's zxid).
+    pub zxid: Option<Zxid>,
+}
+
+/// A crash and the log the node recovered from on its next restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    pub node: u64,
+    pub crash_ms: u64,
+    pub recovered: Vec<Zxid>,
+}
+
+/// The verdict of one checker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub name: &'static str,
+    pub failure: Option<String>,
+}
+
+/// Zxids strictly increase in each node's applied log (one Vec per node incarnation).
+pub fn zxids_increase(logs: &[(u64, Vec<Zxid>)]) -> Verdict {
+    let mut failure = None;
+    for (node, log) in logs {
+        if let Some(w) = log.windows(2).find(|w| w[0] >= w[1]) {
+            failure = Some(format!("node {node}: zxid {} followed by {}", w[0], w[1]));
+            break;
+        }
+    }
+    Verdict { name: "zxids-increase", failure }
+}
+
+/// Every write acknowledged by a node before it crashed is in the log it recovered.
+pub fn acked_writes_durable(history: &[Op], recoveries: &[Recovery]) -> Verdict {
+    let mut failure = None;
+    'outer: for r in recoveries {
+        let recovered: BTreeSet<Zxid> = r.recovered.iter().copied().collect();
+        for op in history {
+            let acked = op.is_write && op.err == Some(0) && op.node == r.node;
+            let before = op.complete_ms.is_some_and(|t| t <= r.crash_ms);
+            if let (true, true, Some(z)) = (acked, before, op.zxid) {
+                if !recovered.contains(&z) {
+                    failure = Some(format!(
+                        "client {} xid {} acked write {z} lost by node {} crash at {}ms",
+                        op.client, op.xid, r.node, r.crash_ms
+                    ));
+                    break 'outer;
+                }
+            }
+        }
+    }
+    Verdict { name: "acked-writes-durable", failure }
+}
+
+/// Per session, replies come in xid order and their zxids never go down (FIFO client order),
+/// which also means a session never reads state older than it has seen.
+pub fn session_order(history: &[Op]) -> Verdict {
+    let mut done: Vec<&Op> = history.iter().filter(|o| o.complete_ms.is_some()).collect();
+    done.retain(|o| o.err != Some(CONNECTION_LOSS) && o.zxid.is_some());
+    // Stable sort by (session, completion): the order replies arrived per session.
+    done.sort_by_key(|o| (o.session, o.complete_ms));
+    let mut failure = None;
+    for w in done.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if a.session != b.session || a.session == 0 {
+            continue;
+        }
+        if a.xid >= b.xid {
+            failure =
+                Some(format!("session {:#x}: reply xid {} after xid {}", a.session, b.xid, a.xid));
+            break;
+        }
+        if a.zxid > b.zxid {
+            failure = Some(format!(
+                "session {:#x}: xid {} saw zxid {:?} after xid {} saw {:?}",
+                a.session, b.xid, b.zxid, a.xid, a.zxid
+            ));
+            break;
+        }
+    }
+    Verdict { name: "session-order", failure }
+}
+
+/// Liveness once faults have ended at `last_fault_ms`: every op still pending at the end was
+/// invoked less than `bound_ms` before it; every op completed within `bound_ms` of the later
+/// of its invocation and the last fault; and no op invoked `bound_ms` after the last fault
+/// failed with connection loss (by then the service must be reachable again).
+pub fn liveness(history: &[Op], last_fault_ms: u64, end_ms: u64, bound_ms: u64) -> Verdict {
+    let healed = |o: &Op| o.invoke_ms.max(last_fault_ms);
+    let failure = history.iter().find_map(|o| match o.complete_ms {
+        None if healed(o) + bound_ms <= end_ms => Some(format!(
+            "client {} {} xid {} invoked at {}ms never completed",
+            o.client, o.kind, o.xid, o.invoke_ms
+        )),
+        Some(t) if t > healed(o) + bound_ms => Some(format!(
+            "client {} {} xid {} invoked at {}ms took until {t}ms",
+            o.client, o.kind, o.xid, o.invoke_ms
+        )),
+        Some(_) if o.err == Some(CONNECTION_LOSS) && o.invoke_ms >= last_fault_ms + bound_ms => {
+            Some(format!(
+                "client {} {} xid {} invoked at {}ms lost its connection after faults ended",
+                o.client, o.kind, o.xid, o.invoke_ms
+            ))
+        }
+        _ => None,
+    });
+    Verdict { name: "liveness", failure }
+}
+
+/// Wire code of ConnectionLoss, recorded for ops cut off by a closed connection.
+pub const CONNECTION_LOSS: i32 = -4;

@@ -1,0 +1,501 @@
+//! The discrete-event engine: one thread, virtual time in ms, one event queue ordered by
+//! (time, sequence), N nodes driven only through `Input`/`Output`, one disk per node,
+//! simulated clients and a fault schedule.
+//!
+//! Invariants: nothing here reads a clock or iterates a HashMap; every random draw comes
+//! from a ChaCha stream derived from the run seed and a fixed concern label, so adding a
+//! client or a fault leaves every other stream's draws unchanged. Events at the same time
+//! run in the order they were scheduled.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use keeper_core::config::Config;
+use keeper_core::output::DurableWrite;
+use keeper_core::persist::Recovered;
+use keeper_core::{ConnId, Input, Node, Output, PersistSeq, ServerId, Zxid};
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::check::{self, Op, Recovery, Verdict};
+use crate::client::{Client, ConnState};
+
+mod sessions;
+use crate::disk::Disk;
+use crate::scenario::{parse_duration_ms, Action, Scenario};
+use crate::trace::Trace;
+
+/// Virtual wall-clock epoch handed to nodes as `wall_ms` (2026-01-01T00:00:00Z).
+pub const VIRTUAL_EPOCH_MS: u64 = 1_767_225_600_000;
+/// How long a client waits before reconnecting after losing its connection.
+const RECONNECT_MS: u64 = 100;
+
+/// What happens at one instant.
+#[derive(Debug)]
+enum Event {
+    Tick {
+        node: u64,
+    },
+    /// A client's message arriving at a node (dropped if the node incarnation changed).
+    ToNode {
+        node: u64,
+        incarnation: u64,
+        input: Input,
+    },
+    ToClient {
+        client: u32,
+        conn: u64,
+        out: Output,
+    },
+    FsyncDone {
+        node: u64,
+        incarnation: u64,
+        up_to: PersistSeq,
+    },
+    ClientOp {
+        client: u32,
+    },
+    ClientReconnect {
+        client: u32,
+    },
+    /// The client gives up on a handshake that has not completed on `conn`.
+    ConnectTimeout {
+        client: u32,
+        conn: u64,
+    },
+    /// The client pings on `conn` so that an idle session does not expire.
+    ClientPing {
+        client: u32,
+        conn: u64,
+    },
+    Fault {
+        index: usize,
+    },
+    Unpause {
+        node: u64,
+    },
+    SlowFsyncEnd {
+        node: u64,
+    },
+}
+
+/// One simulated server.
+struct SimNode {
+    node: Option<Node>,
+    incarnation: u64,
+    paused: bool,
+    /// Inputs that arrived while paused, delivered in order on unpause.
+    stalled: Vec<Input>,
+    disk: Disk,
+    /// Tick rate multiplier for clock drift (1.0 = exact).
+    drift: f64,
+    /// Zxids appended in the current incarnation (for the zxid checker).
+    appended: Vec<Zxid>,
+    crashed_at: Option<u64>,
+}
+
+/// The result of one run.
+pub struct Summary {
+    pub seed: u64,
+    pub scenario: String,
+    pub sim_ms: u64,
+    pub events: u64,
+    pub ops_completed: u64,
+    pub ops_total: u64,
+    pub verdicts: Vec<Verdict>,
+    pub trace_hash: u64,
+}
+
+impl Summary {
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(|v| v.failure.is_none())
+    }
+}
+
+/// A simulation in progress.
+pub struct Sim {
+    sc: Scenario,
+    seed: u64,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(u64, u64)>>,
+    events: BTreeMap<u64, Event>,
+    nodes: Vec<SimNode>,
+    clients: Vec<Client>,
+    net_rng: ChaCha8Rng,
+    /// Last delivery time per (direction, conn): TCP keeps each connection FIFO.
+    link_last: BTreeMap<(bool, u64), u64>,
+    /// conn -> client.
+    conns: BTreeMap<u64, u32>,
+    next_conn: u64,
+    history: Vec<Op>,
+    logs: Vec<(u64, Vec<Zxid>)>,
+    recoveries: Vec<Recovery>,
+    latency_max_ms: u64,
+    trace: Trace,
+    processed: u64,
+}
+
+/// Derives an independent stream for one concern (`label`, `index`) from the run seed.
+pub fn stream(seed: u64, label: u64, index: u64) -> ChaCha8Rng {
+    let mut s = [0u8; 32];
+    s[..8].copy_from_slice(&seed.to_le_bytes());
+    s[8..16].copy_from_slice(&label.to_le_bytes());
+    s[16..24].copy_from_slice(&index.to_le_bytes());
+    ChaCha8Rng::from_seed(s)
+}
+const STREAM_NETWORK: u64 = 1;
+const STREAM_NODE: u64 = 2;
+const STREAM_DISK: u64 = 3;
+const STREAM_CLIENT: u64 = 4;
+
+/// Draws uniformly from the inclusive range `[lo, hi]`.
+pub fn between(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
+    lo + rng.next_u64() % (hi - lo + 1)
+}
+
+impl Sim {
+    /// Builds a simulation of `sc` from `seed`; `trace` receives the JSON lines.
+    pub fn new(sc: Scenario, seed: u64, trace: Trace) -> Sim {
+        let nodes = (1..=sc.nodes)
+            .map(|i| SimNode {
+                node: None,
+                incarnation: 0,
+                paused: false,
+                stalled: Vec::new(),
+                disk: Disk::new(stream(seed, STREAM_DISK, i), sc.disk.fsync_ms, sc.disk.torn_tail),
+                drift: sc.clock_drift.get(idx(i)).copied().unwrap_or(1.0),
+                appended: Vec::new(),
+                crashed_at: None,
+            })
+            .collect();
+        let clients = (0..sc.workload.clients)
+            .map(|c| Client::new(c, stream(seed, STREAM_CLIENT, u64::from(c))))
+            .collect();
+        let latency_max_ms = sc.network.latency_ms[1];
+        Sim {
+            net_rng: stream(seed, STREAM_NETWORK, 0),
+            sc,
+            seed,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            events: BTreeMap::new(),
+            nodes,
+            clients,
+            link_last: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            history: Vec::new(),
+            logs: Vec::new(),
+            recoveries: Vec::new(),
+            latency_max_ms,
+            trace,
+            processed: 0,
+        }
+    }
+
+    /// Runs to the scenario's end and judges the run.
+    pub fn run(mut self) -> Summary {
+        let end = self.sc.duration_ms();
+        for i in 1..=self.sc.nodes {
+            self.start_node(i, Recovered::default());
+        }
+        for (index, f) in self.sc.faults.clone().iter().enumerate() {
+            let at = parse_duration_ms(&f.at).expect("validated");
+            self.schedule(at, Event::Fault { index });
+        }
+        for c in 0..self.sc.workload.clients {
+            self.schedule(0, Event::ClientReconnect { client: c });
+        }
+        while let Some(Reverse((t, seq))) = self.queue.pop() {
+            if t > end {
+                break;
+            }
+            self.now = t;
+            let ev = self.events.remove(&seq).expect("every queued seq has an event");
+            self.processed += 1;
+            self.dispatch(ev);
+        }
+        self.now = end;
+        self.finish()
+    }
+
+    fn schedule(&mut self, at: u64, ev: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq)));
+        self.events.insert(self.seq, ev);
+    }
+
+    fn dispatch(&mut self, ev: Event) {
+        match ev {
+            Event::Tick { node } => self.tick(node),
+            Event::ToNode { node, incarnation, input } => {
+                let n = &self.nodes[idx(node)];
+                if n.incarnation == incarnation && n.node.is_some() {
+                    self.deliver(node, input);
+                } else {
+                    self.reset(input);
+                }
+            }
+            Event::ToClient { client, conn, out } => self.client_recv(client, conn, out),
+            Event::FsyncDone { node, incarnation, up_to } => {
+                let n = &mut self.nodes[idx(node)];
+                if n.incarnation == incarnation && n.node.is_some() {
+                    let next = n.disk.fsync_done(up_to);
+                    if let Some((lat, seq)) = next {
+                        self.schedule(
+                            self.now + lat,
+                            Event::FsyncDone { node, incarnation, up_to: seq },
+                        );
+                    }
+                    self.deliver(node, Input::Persisted { up_to });
+                }
+            }
+            Event::ClientOp { client } => self.client_op(client),
+            Event::ClientReconnect { client } => self.client_connect(client),
+            Event::ConnectTimeout { client, conn } => self.connect_timeout(client, conn),
+            Event::ClientPing { client, conn } => self.client_ping(client, conn),
+            Event::Fault { index } => self.fault(index),
+            Event::Unpause { node } => {
+                let n = &mut self.nodes[idx(node)];
+                n.paused = false;
+                let stalled = std::mem::take(&mut n.stalled);
+                self.trace.event(
+                    self.now,
+                    "unpause",
+                    &format!("node={node} inputs={}", stalled.len()),
+                );
+                for input in stalled {
+                    self.deliver(node, input);
+                }
+            }
+            Event::SlowFsyncEnd { node } => self.nodes[idx(node)].disk.extra_ms = 0,
+        }
+    }
+
+    fn start_node(&mut self, id: u64, recovered: Recovered) {
+        let mut config = Config::standalone(self.sc.tick_ms);
+        config.server_id = ServerId(id);
+        let seed = stream(self.seed, STREAM_NODE, id).next_u64();
+        let n = &mut self.nodes[idx(id)];
+        n.incarnation += 1;
+        n.appended = recovered.log.iter().map(|r| r.header.zxid).collect();
+        n.node = Some(Node::new(config, recovered, seed));
+        n.crashed_at = None;
+        self.trace.event(self.now, "start", &format!("node={id} incarnation={}", n.incarnation));
+        self.schedule_tick(id);
+    }
+
+    fn schedule_tick(&mut self, node: u64) {
+        let n = &self.nodes[idx(node)];
+        let every = ((self.sc.tick_ms as f64) * n.drift).round().max(1.0) as u64;
+        self.schedule(self.now + every, Event::Tick { node });
+    }
+
+    fn tick(&mut self, node: u64) {
+        let n = &self.nodes[idx(node)];
+        if n.node.is_none() {
+            return; // crashed: its tick chain ends; restart starts a new one.
+        }
+        if !n.paused {
+            self.deliver(node, Input::Tick { wall_ms: VIRTUAL_EPOCH_MS + self.now });
+        }
+        self.schedule_tick(node);
+    }
+
+    /// Hands one input to a node (or stalls it if paused) and routes every output.
+    fn deliver(&mut self, node: u64, input: Input) {
+        let n = &mut self.nodes[idx(node)];
+        if n.node.is_none() {
+            return;
+        }
+        if n.paused {
+            n.stalled.push(input);
+            return;
+        }
+        if !matches!(input, Input::Tick { .. }) {
+            self.trace.event(self.now, "in", &format!("node={node} {input:?}"));
+        }
+        let mut outs = Vec::new();
+        let core = n.node.as_mut().expect("checked above");
+        core.handle(input);
+        while let Some(o) = core.poll() {
+            outs.push(o);
+        }
+        for o in outs {
+            self.route(node, o);
+        }
+    }
+
+    fn route(&mut self, node: u64, out: Output) {
+        self.trace.event(self.now, "out", &format!("node={node} {out}"));
+        match out {
+            Output::Persist { seq, write } => {
+                let n = &mut self.nodes[idx(node)];
+                if let DurableWrite::Append(r) = &write {
+                    n.appended.push(r.header.zxid);
+                }
+                if let Some(lat) = n.disk.write(seq, write) {
+                    let inc = n.incarnation;
+                    self.schedule(
+                        self.now + lat,
+                        Event::FsyncDone { node, incarnation: inc, up_to: seq },
+                    );
+                }
+            }
+            Output::Connected { conn, .. }
+            | Output::Reply { conn, .. }
+            | Output::Watch { conn, .. }
+            | Output::Text { conn, .. }
+            | Output::Close { conn } => {
+                if let Some(&client) = self.conns.get(&conn.0) {
+                    let at = self.link_time(false, conn.0);
+                    self.schedule(at, Event::ToClient { client, conn: conn.0, out });
+                }
+            }
+            Output::Role(_) => {}
+        }
+    }
+
+    /// Delivery time on one direction of a connection, never before the previous one (TCP).
+    fn link_time(&mut self, to_node: bool, conn: u64) -> u64 {
+        let [lo, _] = self.sc.network.latency_ms;
+        let lat = between(&mut self.net_rng, lo, self.latency_max_ms.max(lo));
+        let last = self.link_last.entry((to_node, conn)).or_insert(0);
+        let at = (self.now + lat).max(*last);
+        *last = at;
+        at
+    }
+
+    fn send_to_node(&mut self, node: u64, conn: u64, input: Input) {
+        let at = self.link_time(true, conn);
+        let incarnation = self.nodes[idx(node)].incarnation;
+        self.schedule(at, Event::ToNode { node, incarnation, input });
+    }
+
+    /// A client message reached a server that is down or restarted since the connection
+    /// was made: as TCP answers with RST, the client sees its connection close.
+    fn reset(&mut self, input: Input) {
+        let conn = match input {
+            Input::ClientOpen { conn, .. }
+            | Input::ClientConnect { conn, .. }
+            | Input::ClientRequest { conn, .. }
+            | Input::ClientBadRequest { conn, .. }
+            | Input::ClientFourLetter { conn, .. } => conn.0,
+            Input::ClientClosed { .. } | Input::Tick { .. } | Input::Persisted { .. } => return,
+        };
+        if let Some(&client) = self.conns.get(&conn) {
+            let at = self.link_time(false, conn);
+            self.schedule(
+                at,
+                Event::ToClient { client, conn, out: Output::Close { conn: ConnId(conn) } },
+            );
+        }
+    }
+
+    fn fault(&mut self, index: usize) {
+        let f = self.sc.faults[index].clone();
+        self.trace.event(self.now, "fault", &format!("{:?} node={}", f.action, f.node));
+        let dur = f.duration.as_deref().map(|d| parse_duration_ms(d).expect("validated"));
+        match f.action {
+            Action::Crash => self.crash(f.node),
+            Action::Restart => self.restart(f.node),
+            Action::Pause => {
+                self.nodes[idx(f.node)].paused = true;
+                self.schedule(self.now + dur.unwrap_or(0), Event::Unpause { node: f.node });
+            }
+            Action::SlowFsync => {
+                self.nodes[idx(f.node)].disk.extra_ms = f.ms.unwrap_or(100);
+                self.schedule(self.now + dur.unwrap_or(0), Event::SlowFsyncEnd { node: f.node });
+            }
+            Action::Latency => self.latency_max_ms = f.ms.unwrap_or(self.sc.network.latency_ms[1]),
+        }
+    }
+
+    fn crash(&mut self, id: u64) {
+        let now = self.now;
+        let n = &mut self.nodes[idx(id)];
+        if n.node.take().is_none() {
+            return;
+        }
+        n.paused = false;
+        n.stalled.clear();
+        n.crashed_at = Some(now);
+        let lost = n.disk.crash();
+        self.logs.push((id, std::mem::take(&mut n.appended)));
+        self.trace.event(now, "crash", &format!("node={id} unsynced_lost={lost}"));
+        // Every connection to the node breaks; its clients see the close after a latency.
+        let dead: Vec<(u64, u32)> = self
+            .clients
+            .iter()
+            .filter_map(|c| match c.state {
+                ConnState::Up { conn, node } | ConnState::Connecting { conn, node }
+                    if node == id =>
+                {
+                    Some((conn, c.id))
+                }
+                _ => None,
+            })
+            .collect();
+        for (conn, client) in dead {
+            let at = self.link_time(false, conn);
+            self.schedule(
+                at,
+                Event::ToClient { client, conn, out: Output::Close { conn: ConnId(conn) } },
+            );
+        }
+    }
+
+    fn restart(&mut self, id: u64) {
+        if self.nodes[idx(id)].node.is_some() {
+            return;
+        }
+        let recovered = self.nodes[idx(id)].disk.recover();
+        let crash_ms = self.nodes[idx(id)].crashed_at.unwrap_or(self.now);
+        let zxids = recovered.log.iter().map(|r| r.header.zxid).collect();
+        self.recoveries.push(Recovery { node: id, crash_ms, recovered: zxids });
+        self.start_node(id, recovered);
+    }
+
+    fn finish(mut self) -> Summary {
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            self.logs.push((i as u64 + 1, std::mem::take(&mut n.appended)));
+        }
+        let last_fault = self
+            .sc
+            .faults
+            .iter()
+            .map(|f| {
+                let at = parse_duration_ms(&f.at).expect("validated");
+                at + f.duration.as_deref().map_or(0, |d| parse_duration_ms(d).expect("validated"))
+            })
+            .max()
+            .unwrap_or(0);
+        let verdicts = vec![
+            check::zxids_increase(&self.logs),
+            check::acked_writes_durable(&self.history, &self.recoveries),
+            check::session_order(&self.history),
+            check::liveness(&self.history, last_fault, self.now, self.sc.expect.liveness_ms),
+        ];
+        for v in &verdicts {
+            let d = v.failure.as_deref().unwrap_or("ok");
+            self.trace.event(self.now, "check", &format!("{} {d}", v.name));
+        }
+        let ops_completed = self.history.iter().filter(|o| o.complete_ms.is_some()).count() as u64;
+        Summary {
+            seed: self.seed,
+            scenario: self.sc.name.clone(),
+            sim_ms: self.now,
+            events: self.processed,
+            ops_completed,
+            ops_total: self.history.len() as u64,
+            verdicts,
+            trace_hash: self.trace.hash(),
+        }
+    }
+}
+
+fn idx(node: u64) -> usize {
+    (node - 1) as usize
+}

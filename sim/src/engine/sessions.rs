@@ -1,0 +1,210 @@
+//! The client side of the engine: handshakes, pings, the workload's requests, and what
+//! clients do with the outputs that reach them, each recorded in the run's history.
+//!
+//! Invariant: every op in the history is completed at most once, by its reply or by the
+//! loss of the connection it was sent on; a reply on a connection the client has given up
+//! is ignored, as a real client ignores a closed socket.
+
+use keeper_core::proto::{ConnectRequest, Request};
+use keeper_core::{ConnId, Input, Output, SessionId, Xid};
+
+use super::{between, Event, Sim, RECONNECT_MS, VIRTUAL_EPOCH_MS};
+use crate::check::{Op, CONNECTION_LOSS};
+use crate::client::ConnState;
+
+impl Sim {
+    pub(super) fn client_connect(&mut self, client: u32) {
+        let c = &mut self.clients[client as usize];
+        if c.state != ConnState::Down {
+            return;
+        }
+        // TODO(replication): pick among live servers with the client's rng.
+        let node = 1;
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        c.state = ConnState::Connecting { conn, node };
+        self.conns.insert(conn, client);
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: c.last_zxid,
+            timeout_ms: self.sc.session_timeout_ms,
+            session_id: SessionId(c.session),
+            passwd: c.passwd.clone(),
+            read_only: Some(false),
+        };
+        c.connect_op = Some(self.history.len());
+        self.history.push(Op {
+            client,
+            session: c.session,
+            xid: 0,
+            kind: "connect",
+            is_write: false,
+            node,
+            invoke_ms: self.now,
+            complete_ms: None,
+            err: None,
+            zxid: None,
+        });
+        let addr = format!("10.0.0.{}", client + 1);
+        self.send_to_node(node, conn, Input::ClientOpen { conn: ConnId(conn), addr });
+        self.send_to_node(node, conn, Input::ClientConnect { conn: ConnId(conn), req });
+        // As ZooKeeper's client: connectTimeout = sessionTimeout / number of servers.
+        let timeout = (self.sc.session_timeout_ms.max(1) as u64 / self.sc.nodes).max(1);
+        self.schedule(self.now + timeout, Event::ConnectTimeout { client, conn });
+    }
+
+    pub(super) fn connect_timeout(&mut self, client: u32, conn: u64) {
+        let c = &self.clients[client as usize];
+        if let ConnState::Connecting { conn: k, node } = c.state {
+            if k == conn {
+                // The client closes its socket; the server sees the close if it is up.
+                self.send_to_node(node, conn, Input::ClientClosed { conn: ConnId(conn) });
+                self.client_recv(client, conn, Output::Close { conn: ConnId(conn) });
+            }
+        }
+    }
+
+    /// Pings every third of the session timeout while the connection is up (the Java client
+    /// pings after readTimeout/2 of silence, readTimeout being 2/3 of the session timeout).
+    pub(super) fn client_ping(&mut self, client: u32, conn: u64) {
+        let ConnState::Up { conn: k, node } = self.clients[client as usize].state else { return };
+        if k != conn {
+            return;
+        }
+        let input = Input::ClientRequest {
+            conn: ConnId(conn),
+            xid: Xid::PING,
+            req: Request::Ping,
+            wall_ms: VIRTUAL_EPOCH_MS + self.now,
+        };
+        self.send_to_node(node, conn, input);
+        self.schedule_ping(client, conn);
+    }
+
+    pub(super) fn schedule_ping(&mut self, client: u32, conn: u64) {
+        let every = (self.sc.session_timeout_ms.max(3) as u64) / 3;
+        self.schedule(self.now + every, Event::ClientPing { client, conn });
+    }
+
+    pub(super) fn client_op(&mut self, client: u32) {
+        let weights = self.sc.workload.mix.weights();
+        let c = &mut self.clients[client as usize];
+        let ConnState::Up { conn, node } = c.state else {
+            return; // the next op is scheduled again when the session is back up.
+        };
+        let (kind, req) = c.next_request(&weights);
+        let xid = c.next_xid;
+        c.next_xid += 1;
+        c.pending.insert(xid, self.history.len());
+        self.history.push(Op {
+            client,
+            session: c.session,
+            xid,
+            kind,
+            is_write: req.is_write(),
+            node,
+            invoke_ms: self.now,
+            complete_ms: None,
+            err: None,
+            zxid: None,
+        });
+        let input = Input::ClientRequest {
+            conn: ConnId(conn),
+            xid: Xid(xid),
+            req,
+            wall_ms: VIRTUAL_EPOCH_MS + self.now,
+        };
+        self.send_to_node(node, conn, input);
+        self.schedule_client_op(client);
+    }
+
+    pub(super) fn schedule_client_op(&mut self, client: u32) {
+        let w = &self.sc.workload;
+        let per_client = (w.ops_per_sec / w.clients.max(1)).max(1);
+        let mean = 1000 / u64::from(per_client);
+        let c = &mut self.clients[client as usize];
+        let gap = between(&mut c.rng, mean / 2, mean + mean / 2).max(1);
+        self.schedule(self.now + gap, Event::ClientOp { client });
+    }
+
+    pub(super) fn client_recv(&mut self, client: u32, conn: u64, out: Output) {
+        let now = self.now;
+        let c = &mut self.clients[client as usize];
+        let current = match c.state {
+            ConnState::Up { conn: k, .. } | ConnState::Connecting { conn: k, .. } => k == conn,
+            ConnState::Down => false,
+        };
+        if !current {
+            return;
+        }
+        match out {
+            Output::Connected { resp, .. } => {
+                let op = c.connect_op.take();
+                let ok = resp.session_id.0 != 0;
+                if let Some(i) = op {
+                    let h = &mut self.history[i];
+                    h.complete_ms = Some(now);
+                    h.err = Some(if ok { 0 } else { -112 }); // -112: SessionExpired
+                    h.session = resp.session_id.0;
+                }
+                let ConnState::Connecting { node, .. } = c.state else { return };
+                if !ok {
+                    // Expired: start a fresh session next time.
+                    c.session = 0;
+                    c.watches.clear();
+                    return;
+                }
+                c.session = resp.session_id.0;
+                c.passwd = resp.passwd.clone();
+                c.state = ConnState::Up { conn, node };
+                if !c.watches.is_empty() {
+                    let req = Request::SetWatches {
+                        relative_zxid: c.last_zxid,
+                        data: c.watches.clone(),
+                        exist: Vec::new(),
+                        child: Vec::new(),
+                        persistent: Vec::new(),
+                        persistent_recursive: Vec::new(),
+                        v2: false,
+                    };
+                    let input = Input::ClientRequest {
+                        conn: ConnId(conn),
+                        xid: Xid::SET_WATCHES,
+                        req,
+                        wall_ms: VIRTUAL_EPOCH_MS + now,
+                    };
+                    self.send_to_node(node, conn, input);
+                }
+                self.schedule_client_op(client);
+                self.schedule_ping(client, conn);
+            }
+            Output::Reply { xid, zxid, result, .. } => {
+                if zxid > c.last_zxid {
+                    c.last_zxid = zxid;
+                }
+                if let Some(i) = c.pending.remove(&xid.0) {
+                    let h = &mut self.history[i];
+                    h.complete_ms = Some(now);
+                    h.err = Some(result.as_ref().err().map_or(0, |e| e.code()));
+                    h.zxid = Some(zxid);
+                }
+            }
+            Output::Watch { event, .. } => c.watches.retain(|p| *p != event.path),
+            Output::Close { .. } => {
+                c.state = ConnState::Down;
+                self.conns.remove(&conn);
+                for (_, i) in std::mem::take(&mut c.pending) {
+                    let h = &mut self.history[i];
+                    h.complete_ms = Some(now);
+                    h.err = Some(CONNECTION_LOSS);
+                }
+                if let Some(i) = c.connect_op.take() {
+                    self.history[i].complete_ms = Some(now);
+                    self.history[i].err = Some(CONNECTION_LOSS);
+                }
+                self.schedule(now + RECONNECT_MS, Event::ClientReconnect { client });
+            }
+            Output::Text { .. } | Output::Persist { .. } | Output::Role(_) => {}
+        }
+    }
+}

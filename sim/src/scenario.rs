@@ -1,0 +1,250 @@
+//! Scenario files: the cluster shape, workload, timed fault schedule and expectations of
+//! one simulation, parsed from TOML (format in docs/scenarios.md).
+//!
+//! Invariant: a parsed `Scenario` has been validated (nodes named by faults exist, ranges
+//! are ordered, durations parse), so the engine never has to reject one half-way.
+
+use serde::Deserialize;
+
+/// The built-in scenario, identical to scenarios/default.toml.
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
+
+/// One simulation's description.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default = "one")]
+    pub nodes: u64,
+    #[serde(default = "default_tick")]
+    pub tick_ms: u64,
+    #[serde(default = "default_session")]
+    pub session_timeout_ms: i32,
+    /// Simulated run length, e.g. "10s" or "1500ms".
+    pub duration: String,
+    /// Per-node tick-rate factor (node i uses entry i-1; missing entries are 1.0): 1.01
+    /// means that node's ticks come 1% further apart, as a slow clock would make them.
+    #[serde(default)]
+    pub clock_drift: Vec<f64>,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub disk: Disk,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// Client sessions and what they send.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub clients: u32,
+    pub ops_per_sec: u32,
+    #[serde(default)]
+    pub mix: Mix,
+}
+
+/// Relative weights of each operation kind.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mix {
+    #[serde(default)]
+    pub create: u32,
+    #[serde(default)]
+    pub create_seq: u32,
+    #[serde(default)]
+    pub create_eph: u32,
+    #[serde(default)]
+    pub set: u32,
+    #[serde(default)]
+    pub delete: u32,
+    #[serde(default)]
+    pub multi: u32,
+    #[serde(default)]
+    pub get: u32,
+    #[serde(default)]
+    pub children: u32,
+    #[serde(default)]
+    pub exists: u32,
+    #[serde(default)]
+    pub sync: u32,
+}
+
+/// Disk model: fsync latency range in ms, and whether a crash tears the last record.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disk {
+    pub fsync_ms: [u64; 2],
+    #[serde(default)]
+    pub torn_tail: bool,
+}
+
+/// Client-to-node one-way latency range in ms.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub latency_ms: [u64; 2],
+}
+
+/// One scheduled fault.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub at: String,
+    pub action: Action,
+    #[serde(default = "one")]
+    pub node: u64,
+    /// For `pause`: how long; for `slow_fsync`: how long the slow period lasts.
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// For `slow_fsync`: extra ms added to every fsync; for `latency`: the new range max.
+    #[serde(default)]
+    pub ms: Option<u64>,
+}
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Crash,
+    Restart,
+    Pause,
+    SlowFsync,
+    Latency,
+}
+
+/// Expectations checked after the run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// After the last fault, every pending op must complete within this many ms.
+    pub liveness_ms: u64,
+}
+
+impl Default for Workload {
+    fn default() -> Workload {
+        Workload { clients: 1, ops_per_sec: 10, mix: Mix { create: 1, get: 1, ..Mix::default() } }
+    }
+}
+impl Default for Disk {
+    fn default() -> Disk {
+        Disk { fsync_ms: [1, 5], torn_tail: false }
+    }
+}
+impl Default for Network {
+    fn default() -> Network {
+        Network { latency_ms: [1, 3] }
+    }
+}
+impl Default for Expect {
+    fn default() -> Expect {
+        Expect { liveness_ms: 10_000 }
+    }
+}
+
+fn one() -> u64 {
+    1
+}
+fn default_tick() -> u64 {
+    50
+}
+fn default_session() -> i32 {
+    4000
+}
+
+impl Scenario {
+    /// Parses and validates a scenario's TOML text.
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let s: Scenario = toml::from_str(text).map_err(|e| e.to_string())?;
+        s.validate()?;
+        Ok(s)
+    }
+    /// The built-in default scenario.
+    pub fn default_scenario() -> Scenario {
+        Scenario::parse(DEFAULT_SCENARIO).expect("the built-in scenario is tested to parse")
+    }
+    /// The run length in ms.
+    pub fn duration_ms(&self) -> u64 {
+        parse_duration_ms(&self.duration).expect("validated")
+    }
+    fn validate(&self) -> Result<(), String> {
+        if self.nodes == 0 {
+            return Err("nodes must be at least 1".into());
+        }
+        if self.tick_ms == 0 {
+            return Err("tick_ms must be positive".into());
+        }
+        parse_duration_ms(&self.duration)?;
+        if self.clock_drift.len() as u64 > self.nodes {
+            return Err("clock_drift has more entries than nodes".into());
+        }
+        if let Some(d) = self.clock_drift.iter().find(|d| !(**d > 0.0 && d.is_finite())) {
+            return Err(format!("clock_drift {d} must be a positive factor"));
+        }
+        for (name, r) in
+            [("disk.fsync_ms", self.disk.fsync_ms), ("network.latency_ms", self.network.latency_ms)]
+        {
+            if r[0] > r[1] {
+                return Err(format!("{name}: min {} > max {}", r[0], r[1]));
+            }
+        }
+        let total = self.workload.mix.weights().iter().sum::<u32>();
+        if self.workload.clients > 0 && total == 0 {
+            return Err("workload.mix: all weights are zero".into());
+        }
+        for f in &self.faults {
+            parse_duration_ms(&f.at)?;
+            if let Some(d) = &f.duration {
+                parse_duration_ms(d)?;
+            }
+            if f.node == 0 || f.node > self.nodes {
+                return Err(format!("fault at {}: no node {}", f.at, f.node));
+            }
+            if matches!(f.action, Action::Pause | Action::SlowFsync) && f.duration.is_none() {
+                return Err(format!("fault at {}: {:?} needs a duration", f.at, f.action));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Mix {
+    /// The weights in a fixed order (the order `client::OpKind::ALL` uses).
+    pub fn weights(&self) -> [u32; 10] {
+        [
+            self.create,
+            self.create_seq,
+            self.create_eph,
+            self.set,
+            self.delete,
+            self.multi,
+            self.get,
+            self.children,
+            self.exists,
+            self.sync,
+        ]
+    }
+}
+
+/// Parses "10s", "250ms", "2m" or a bare number of ms.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (t, 1)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| format!("bad duration {text:?}"))?;
+    if !(v >= 0.0 && v.is_finite()) {
+        return Err(format!("bad duration {text:?}"));
+    }
+    Ok((v * mult as f64).round() as u64)
+}

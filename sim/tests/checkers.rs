@@ -1,0 +1,110 @@
+//! Each checker passes a correct history and fails a doctored one: a checker that cannot
+//! fail proves nothing. These need no node: they feed the checkers plain data.
+
+use keeper_core::Zxid;
+use keeper_sim::check::{self, Op, Recovery, CONNECTION_LOSS};
+
+fn op(session: i64, xid: i32, write: bool, done: u64, zxid: u64) -> Op {
+    Op {
+        client: 0,
+        session,
+        xid,
+        kind: if write { "set" } else { "get" },
+        is_write: write,
+        node: 1,
+        invoke_ms: done.saturating_sub(5),
+        complete_ms: Some(done),
+        err: Some(0),
+        zxid: Some(Zxid(zxid)),
+    }
+}
+
+fn good_history() -> Vec<Op> {
+    vec![
+        op(1, 1, true, 10, 3),
+        op(1, 2, false, 12, 3),
+        op(2, 1, true, 13, 4),
+        op(1, 3, true, 20, 5),
+    ]
+}
+
+#[test]
+fn zxids_increase_passes_and_fails() {
+    let good = vec![(1, vec![Zxid(1), Zxid(2), Zxid(0x1_0000_0000)])];
+    assert_eq!(check::zxids_increase(&good).failure, None);
+    let repeated = vec![(1, vec![Zxid(1), Zxid(2), Zxid(2)])];
+    let f = check::zxids_increase(&repeated).failure.expect("a repeated zxid must fail");
+    assert!(f.contains("0x2 followed by 0x2"), "{f}");
+    let backwards = vec![(1, vec![Zxid(1)]), (2, vec![Zxid(5), Zxid(4)])];
+    assert!(check::zxids_increase(&backwards).failure.expect("must fail").starts_with("node 2"));
+}
+
+#[test]
+fn acked_writes_durable_passes_and_fails() {
+    let h = good_history();
+    let full = Recovery { node: 1, crash_ms: 15, recovered: vec![Zxid(1), Zxid(3), Zxid(4)] };
+    assert_eq!(check::acked_writes_durable(&h, &[full]).failure, None);
+    // Zxid 5 was acknowledged at 20ms, after the crash at 15ms: losing it is allowed.
+    let lost_unacked = Recovery { node: 1, crash_ms: 15, recovered: vec![Zxid(3), Zxid(4)] };
+    assert_eq!(check::acked_writes_durable(&h, &[lost_unacked]).failure, None);
+    // Zxid 3 was acknowledged at 10ms, before the crash: losing it is a failure.
+    let lost_acked = Recovery { node: 1, crash_ms: 15, recovered: vec![Zxid(4)] };
+    let f = check::acked_writes_durable(&h, &[lost_acked]).failure.expect("must fail");
+    assert!(f.contains("acked write 0x3"), "{f}");
+}
+
+#[test]
+fn session_order_passes_and_fails_on_xid_order() {
+    assert_eq!(check::session_order(&good_history()).failure, None);
+    let mut h = good_history();
+    // Session 1's xid 2 now arrives after xid 3.
+    h[1].complete_ms = Some(25);
+    h[1].zxid = Some(Zxid(5));
+    let f = check::session_order(&h).failure.expect("replies out of xid order must fail");
+    assert!(f.contains("reply xid 2 after xid 3"), "{f}");
+}
+
+#[test]
+fn session_order_fails_when_a_read_goes_back_in_time() {
+    let mut h = good_history();
+    // The read after the write at zxid 3 reports zxid 2: older state than the session saw.
+    h[1].zxid = Some(Zxid(2));
+    let f = check::session_order(&h).failure.expect("a stale read must fail");
+    assert!(f.contains("xid 2 saw zxid Some(0x2)"), "{f}");
+}
+
+#[test]
+fn session_order_ignores_ops_lost_with_the_connection() {
+    let mut h = good_history();
+    h[1].err = Some(CONNECTION_LOSS);
+    h[1].zxid = None;
+    assert_eq!(check::session_order(&h).failure, None);
+}
+
+#[test]
+fn liveness_passes_and_fails() {
+    let h = good_history();
+    assert_eq!(check::liveness(&h, 0, 100, 50).failure, None);
+    // Pending since 10ms, 90ms before the end, with a 50ms bound.
+    let mut stuck = good_history();
+    stuck[0].complete_ms = None;
+    let f = check::liveness(&stuck, 0, 100, 50).failure.expect("a stuck op must fail");
+    assert!(f.contains("never completed"), "{f}");
+    // Pending but invoked only 20ms before the end: still within the bound.
+    stuck[0].invoke_ms = 80;
+    assert_eq!(check::liveness(&stuck, 0, 100, 50).failure, None);
+    // Completed, but 200ms after faults ended, with a 50ms bound.
+    let mut slow = good_history();
+    slow[3].complete_ms = Some(300);
+    let f = check::liveness(&slow, 50, 400, 50).failure.expect("a slow op must fail");
+    assert!(f.contains("took until 300ms"), "{f}");
+}
+
+#[test]
+fn liveness_fails_on_connection_loss_long_after_faults_end() {
+    let mut h = good_history();
+    h[3].err = Some(CONNECTION_LOSS);
+    assert_eq!(check::liveness(&h, 15, 100, 10).failure, None, "15+10 > 15: too early to judge");
+    let f = check::liveness(&h, 0, 100, 10).failure.expect("loss after healing must fail");
+    assert!(f.contains("lost its connection"), "{f}");
+}
