@@ -1,1 +1,5 @@
-//! net-tokio (in progress).
+//! keeper-net: the thin tokio shell around a keeper core (STYLE.md §11).
+//!
+//! It moves bytes, keeps time and touches disks; every decision stays in `keeper-core`.
+
+pub mod server;
