@@ -3,3 +3,4 @@
 //! It moves bytes, keeps time and touches disks; every decision stays in `keeper-core`.
 
 pub mod server;
+pub mod startup;
