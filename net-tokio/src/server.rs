@@ -18,7 +18,7 @@ use keeper_core::{ConnId, Input, Node, Output, PersistSeq};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 /// Inputs waiting for the node task; past it, connection readers wait (backpressure).
 pub const INBOUND_QUEUE: usize = 4096;
@@ -178,9 +178,12 @@ async fn accept_loop(
         }
         let inbound = inbound.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            connection(conn, peer, stream, inbound, out_rx, max_buffer_bytes, shutdown).await;
-        });
+        tokio::spawn(
+            async move {
+                connection(conn, peer, stream, inbound, out_rx, max_buffer_bytes, shutdown).await;
+            }
+            .in_current_span(),
+        );
     }
 }
 
@@ -196,7 +199,7 @@ async fn connection(
 ) {
     debug!(%conn, %peer, "accepted");
     let (reader, writer) = stream.into_split();
-    let mut write_task = tokio::spawn(write_loop(writer, out_rx));
+    let mut write_task = tokio::spawn(write_loop(writer, out_rx).in_current_span());
     tokio::select! {
         reason = read_loop(conn, reader, &inbound, max_buffer_bytes) => {
             debug!(%conn, reason, "reader ended");

@@ -12,7 +12,7 @@ use keeper_core::zoocfg::{parse_myid, ZooCfg};
 use keeper_core::Node;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use crate::server::{self, StorageLink};
 
@@ -75,13 +75,14 @@ pub async fn bind_client_port(cfg: &ZooCfg) -> Result<TcpListener, StartupError>
 pub fn volatile_storage() -> StorageLink {
     let (persist_tx, mut persist_rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    let acker = async move {
         while let Some((seq, _write)) = persist_rx.recv().await {
             if done_tx.send(seq).is_err() {
                 return;
             }
         }
-    });
+    };
+    tokio::spawn(acker.in_current_span());
     StorageLink { persist: persist_tx, persisted: done_rx }
 }
 
