@@ -46,9 +46,6 @@ pub fn load_config(path: &Path) -> Result<ZooCfg, StartupError> {
             Err(_) => {}
         }
     }
-    for key in &cfg.unknown {
-        info!(key, "zoo.cfg key not used by keeper");
-    }
     Ok(cfg)
 }
 
@@ -93,6 +90,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), StartupError> {
+    for key in &cfg.unknown {
+        info!(key, "zoo.cfg key not used by keeper");
+    }
     if cfg.is_distributed() {
         return Err(StartupError("quorum mode is not supported yet; run standalone".into()));
     }
