@@ -326,3 +326,60 @@ async fn write_loop<W: AsyncWriteExt + Unpin>(mut writer: W, mut out: mpsc::Rece
 pub fn wall_clock_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage() -> (StorageLink, mpsc::UnboundedReceiver<(PersistSeq, DurableWrite)>) {
+        let (persist, persist_rx) = mpsc::unbounded_channel();
+        let (_done, persisted) = mpsc::unbounded_channel();
+        (StorageLink { persist, persisted }, persist_rx)
+    }
+
+    /// A client that does not read fills its bounded queue and is dropped, not buffered.
+    #[test]
+    fn full_outbound_queue_closes_the_connection() {
+        let (link, _rx) = storage();
+        let (tx, _out_rx) = mpsc::channel(2);
+        let mut conns = BTreeMap::from([(ConnId(7), tx)]);
+        for _ in 0..2 {
+            route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link);
+            assert!(conns.contains_key(&ConnId(7)));
+        }
+        route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link);
+        assert!(!conns.contains_key(&ConnId(7)));
+    }
+
+    /// Text then Close: the socket gets the text and is then shut down (4lw behaviour).
+    #[tokio::test]
+    async fn text_then_close_is_written_then_shut_down() {
+        let (link, _rx) = storage();
+        let (tx, out_rx) = mpsc::channel(8);
+        let mut conns = BTreeMap::from([(ConnId(1), tx)]);
+        route(Output::Text { conn: ConnId(1), text: "imok".into() }, &mut conns, &link);
+        route(Output::Close { conn: ConnId(1) }, &mut conns, &link);
+        assert!(conns.is_empty(), "a closed connection gets no more outputs");
+        let (client, server) = tokio::io::duplex(64);
+        write_loop(server, out_rx).await;
+        let mut client = client;
+        let mut text = String::new();
+        client.read_to_string(&mut text).await.unwrap();
+        assert_eq!(text, "imok");
+    }
+
+    /// Outputs for unknown connections are dropped quietly; storage gets Persist in order.
+    #[test]
+    fn persist_goes_to_storage_in_order() {
+        let (link, mut rx) = storage();
+        let mut conns = BTreeMap::new();
+        for seq in 1..=3 {
+            let write =
+                DurableWrite::Snapshot { zxid: keeper_core::Zxid(seq), image: bytes::Bytes::new() };
+            route(Output::Persist { seq: PersistSeq(seq), write }, &mut conns, &link);
+        }
+        route(Output::Close { conn: ConnId(9) }, &mut conns, &link);
+        let seqs: Vec<u64> = std::iter::from_fn(|| rx.try_recv().ok()).map(|(s, _)| s.0).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+    }
+}
