@@ -84,11 +84,12 @@ fn run_server(path: PathBuf) -> ExitCode {
         async move {
             let listener = keeper_net::startup::bind_client_port(&cfg).await?;
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("interrupt: shutting down");
+            let stopper = async move {
+                wait_for_stop_signal().await;
+                tracing::info!("stop signal: shutting down");
                 let _ = stop_tx.send(true);
-            });
+            };
+            tokio::spawn(tracing::Instrument::in_current_span(stopper));
             keeper_net::startup::serve(cfg, listener, stop_rx).await
         },
         span,
