@@ -1,1 +1,2 @@
 //! net-tokio (in progress).
+pub mod client;
