@@ -362,10 +362,10 @@ fn split_flags(words: &[String], valued: &[&str]) -> Result<(Flags, Vec<String>)
 
 fn validate_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
-        return Err(format!("Path must start with / character"));
+        return Err("Path must start with / character".to_string());
     }
     if path.len() > 1 && path.ends_with('/') {
-        return Err(format!("Path must not end with / character"));
+        return Err("Path must not end with / character".to_string());
     }
     if path.contains("//") {
         return Err(format!("Invalid path string \"{path}\" caused by empty node name specified"));
