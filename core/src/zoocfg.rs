@@ -368,6 +368,10 @@ impl Builder {
         whitelist.dedup();
         config.four_letter_whitelist = whitelist;
         cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
+        // What `conf` reports.
+        cfg.config.client_port = cfg.client_port.unwrap_or(0);
+        cfg.config.data_dir = cfg.data_dir.clone();
+        cfg.config.data_log_dir = cfg.data_log_dir.clone();
         if cfg.is_distributed() {
             if cfg.init_limit_ticks.is_none() {
                 return Err(whole("initLimit is not set"));

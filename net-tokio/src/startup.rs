@@ -7,14 +7,17 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 
+use keeper_core::output::DurableWrite;
 use keeper_core::persist::Recovered;
 use keeper_core::zoocfg::{parse_myid, ZooCfg};
 use keeper_core::Node;
+use keeper_core::PersistSeq;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn, Instrument};
+use tracing::{info, Instrument};
 
 use crate::server::{self, StorageLink};
+use crate::storage::{Storage, StorageOptions};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -65,22 +68,33 @@ pub async fn bind_client_port(cfg: &ZooCfg) -> Result<TcpListener, StartupError>
         .map_err(|e| StartupError(format!("cannot listen on {host}:{port}: {e}")))
 }
 
-/// Storage that acknowledges every write at once without writing anything.
-///
-/// A placeholder until `crate::storage` is merged: it breaks persist-before-promise (nothing
-/// survives a restart), so the server logs a warning when it is used.
-pub fn volatile_storage() -> StorageLink {
-    let (persist_tx, mut persist_rx) = mpsc::unbounded_channel();
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let acker = async move {
-        while let Some((seq, _write)) = persist_rx.recv().await {
-            if done_tx.send(seq).is_err() {
-                return;
-            }
-        }
+/// Opens the dataDir/dataLogDir store and links it to the node task: `Persist` outputs
+/// flow to the storage writer threads, durable sequence numbers flow back.
+pub fn open_storage(cfg: &ZooCfg) -> Result<(StorageLink, Recovered), StartupError> {
+    let (synced_tx, synced_rx) = mpsc::unbounded_channel();
+    let options = StorageOptions {
+        prealloc_bytes: (cfg.pre_alloc_size_kb * 1024).max(4096),
+        // autopurge.purgeInterval > 0 turns purging on; keeper purges after each snapshot.
+        auto_purge_keep: (cfg.autopurge_purge_interval_hours > 0)
+            .then_some(cfg.autopurge_snap_retain_count.max(3) as usize),
     };
-    tokio::spawn(acker.in_current_span());
-    StorageLink { persist: persist_tx, persisted: done_rx }
+    let (storage, recovered) = Storage::open_with(
+        Path::new(&cfg.data_dir),
+        Path::new(&cfg.data_log_dir),
+        synced_tx,
+        options,
+    )
+    .map_err(|e| StartupError(format!("cannot open the data directory: {e}")))?;
+    let (persist_tx, mut persist_rx) = mpsc::unbounded_channel::<(PersistSeq, DurableWrite)>();
+    let forward = async move {
+        while let Some((seq, write)) = persist_rx.recv().await {
+            storage.persist(seq, write);
+        }
+        // The node task is gone: finish queued writes and join the writer threads.
+        storage.close();
+    };
+    tokio::spawn(forward.in_current_span());
+    Ok((StorageLink { persist: persist_tx, persisted: synced_rx }, recovered))
 }
 
 /// Starts a server from a parsed zoo.cfg on an already bound listener and runs it until
@@ -96,10 +110,20 @@ pub async fn serve(
     if cfg.is_distributed() {
         return Err(StartupError("quorum mode is not supported yet; run standalone".into()));
     }
-    // TODO(merge): replace with crate::storage::open(data_dir, data_log_dir).
-    warn!("storage not wired yet: running with volatile storage");
-    let storage = volatile_storage();
-    let recovered = Recovered::default();
+    let mut cfg = cfg;
+    if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        cfg.config.host_name = name.trim().to_string();
+    }
+    let (storage, recovered) = open_storage(&cfg)?;
+    let last =
+        recovered.log.last().map(|r| r.header.zxid).or(recovered.snapshot.as_ref().map(|s| s.zxid));
+    info!(
+        snapshot = ?recovered.snapshot.as_ref().map(|s| s.zxid),
+        log_records = recovered.log.len(),
+        last_zxid = ?last,
+        "recovered from {}",
+        cfg.data_dir
+    );
     let seed = entropy_seed();
     info!(seed, "node seed from OS entropy");
     let node = Node::new(cfg.config.clone(), recovered, seed);
