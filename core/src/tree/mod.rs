@@ -171,12 +171,15 @@ impl DataTree {
         debug_assert!(t.check_invariants());
         t
     }
+    /// The zxid of the newest transaction applied (or restored from a snapshot).
     pub fn last_zxid(&self) -> Zxid {
         self.last_zxid
     }
+    /// Number of znodes, the root and /zookeeper subtree included.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
+    /// A node's data, ACL and client-visible Stat.
     pub fn get(&self, path: &str) -> Option<NodeView<'_>> {
         self.nodes.get(path).map(|n| NodeView { data: &n.data, acl: &n.acl, stat: n.client_stat() })
     }
@@ -198,6 +201,10 @@ impl DataTree {
         Some(self.nodes.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).count()
             as i32)
     }
+    /// Applies one committed transaction. Deterministic: uses only the record and the tree.
+    /// A sub-txn whose preconditions no longer hold (log replay over a fuzzy snapshot)
+    /// becomes an `Error` result instead of a panic. A multi holding any `Error` changes
+    /// nothing; otherwise its sub-txns apply in order (not rolled back on replay errors).
     pub fn apply(&mut self, rec: &TxnRecord) -> Applied {
         let zxid = rec.header.zxid.as_i64();
         let time = rec.header.time_ms;
@@ -236,12 +243,15 @@ impl DataTree {
         debug_assert!(self.check_invariants());
         Applied { result, changes }
     }
+    /// The session's ephemeral paths, sorted.
     pub fn ephemerals(&self, session: SessionId) -> Vec<String> {
         self.ephemerals.get(&session).map(|s| s.iter().cloned().collect()).unwrap_or_default()
     }
+    /// Every session owning ephemerals, by id, with its sorted paths.
     pub fn ephemeral_sessions(&self) -> Vec<(SessionId, Vec<String>)> {
         self.ephemerals.iter().map(|(s, p)| (*s, p.iter().cloned().collect())).collect()
     }
+    /// Number of ephemeral nodes.
     pub fn ephemeral_count(&self) -> usize {
         self.ephemerals.values().map(|s| s.len()).sum()
     }
@@ -268,15 +278,19 @@ impl DataTree {
         out.truncate(limit);
         out
     }
+    /// Order-independent digest of the whole tree (wrapping sum of per-node hashes).
     pub fn digest(&self) -> u64 {
         self.digest
     }
+    /// Sum of path and data lengths, as ZooKeeper's `approximateDataSize`.
     pub fn approximate_data_size(&self) -> u64 {
         self.data_size
     }
+    /// Writes the tree in path order (see `snapshot`); no recursion.
     pub fn encode_snapshot(&self, w: &mut Writer) {
         snapshot::encode(self, w)
     }
+    /// Reads a tree written by `encode_snapshot`, rejecting malformed input without panics.
     pub fn decode_snapshot(r: &mut Reader<'_>) -> DecodeResult<DataTree> {
         snapshot::decode(r)
     }
