@@ -40,9 +40,13 @@ CFG
     "$KEEPER_BIN" server "$work_dir/zoo.cfg" > "$work_dir/server.log" 2>&1 &
   fi
   server_pid=$!
-  # Bounded wait: up to 30 s for `imok`.
+  # Bounded wait: up to 30 s for `imok` and a `srvr` with a Mode: line.
   for _ in $(seq 150); do
-    if [ "$(printf ruok | nc -w 1 127.0.0.1 "$PORT" 2>/dev/null)" = imok ]; then return 0; fi
+    # ruok answers imok before the server serves requests; srvr says Mode: once it does.
+    if [ "$(printf ruok | nc -w 1 127.0.0.1 "$PORT" 2>/dev/null)" = imok ] &&
+       printf srvr | nc -w 1 127.0.0.1 "$PORT" 2>/dev/null | grep -q '^Mode:'; then
+      return 0
+    fi
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.2
   done
@@ -62,7 +66,8 @@ normalise() {
     -e 's/(czxid|mzxid|pzxid)[:=] *-?[0-9a-fx]+/\1=ZXID/gI' \
     -e 's/(ctime|mtime)[:=] *[^ ,]+( [^ ,]+)*/\1=TIME/g' \
     -e 's/(session|sessionId|Session ID)[ :=]+(0x)?[0-9a-f]+/\1 SESSION/gI' \
-    -e 's/[0-9]+ ms/N ms/g'
+    -e 's/[0-9]+ ms/N ms/g' \
+    -e 's/time = [0-9]+ msec/time = N msec/g'
 }
 
 # Compare $1 (actual, already normalised) with expected/$2; RECORD=1 writes it instead.

@@ -47,6 +47,9 @@ else
   export PATH="$here/kazoo:$PATH"
 fi
 
+# The eventlet/gevent handler modules rerun test_client's ~85 tests under another I/O
+# handler only when python3-eventlet/gevent happen to be installed; leave them out so
+# the count does not depend on the machine (this gives the 309-test suite).
 # Copy the tests so pytest may write next to them (__pycache__, conftest discovery).
 cp -r "$tests" "$work/tests"
 log="$work/pytest.log"
@@ -54,6 +57,7 @@ echo "run-kazoo: mode=$mode tests=$tests timeout=${KAZOO_TIMEOUT:-1800}s"
 set +e
 ( cd "$work" && timeout -k 30 "${KAZOO_TIMEOUT:-1800}" \
     "$py" -m pytest "$work/tests" -q -p no:cacheprovider -o addopts="" \
+    --ignore="$work/tests/test_eventlet_handler.py" --ignore="$work/tests/test_gevent_handler.py" \
     "${extra[@]+"${extra[@]}"}" ) > "$log" 2>&1
 rc=$?
 grep -E '^(FAILED|ERROR) |[0-9]+ (passed|failed)' "$log" || true
