@@ -69,12 +69,14 @@ summary="$(grep -E '^=* ?[0-9]+ (passed|failed|skipped|error)' "$log" | tail -1 
 count() { echo "$summary" | grep -oE "[0-9]+ $1" | grep -oE '[0-9]+' || echo 0; }
 passed=$(count passed); failed=$(count failed); skipped=$(count skipped); errors=$(count 'errors?')
 echo "kazoo[$mode]: passed=$passed failed=$failed skipped=$skipped errors=$errors (pytest exit $rc)"
+best=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))' "$ratchet" "$mode")
 if [ -z "$summary" ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-  echo "kazoo[$mode]: the run produced no pytest summary (timeout or crash, exit $rc)" >&2
+  echo "kazoo[$mode]: the run produced no pytest summary (timeout or crash, exit $rc); tail of its log:" >&2
+  tail -20 "$log" >&2
+  # With a ratchet of 0 nothing is promised yet (keeper's server not built): warn only.
+  [ "$best" -eq 0 ] && { echo "kazoo[$mode]: ratchet is 0, not failing"; exit 0; }
   exit 2
 fi
-
-best=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))' "$ratchet" "$mode")
 if [ "$update" = 1 ] && [ "$passed" -gt "$best" ]; then
   "$py" - "$ratchet" "$mode" "$passed" <<'PY'
 import json, sys
