@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install what the conformance checks need on a fresh Debian/Ubuntu CI machine (which
+# has only Rust, Python 3 and Java 17): Apache ZooKeeper (reference server, zkCli.sh),
+# zookeeper-bin (cli_mt), kazoo and its test suite's imports, pytest, nc.
+# Idempotent: does nothing when everything is already installed.
+set -euo pipefail
+pkgs=(zookeeper zookeeper-bin python3-kazoo python3-pytest python3-mock python3-objgraph netcat-openbsd)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all present"; exit 0; fi
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
