@@ -505,7 +505,11 @@ server.2=localhost:20022:20021:observer
     #[test]
     fn defaults_for_minimal_standalone() {
         let cfg = ZooCfg::parse("dataDir=/d\n").unwrap();
-        assert_eq!(cfg.config, Config::standalone(3000));
+        let mut want = Config::standalone(3000);
+        want.client_port = 0;
+        want.data_dir = "/d".into();
+        want.data_log_dir = "/d".into();
+        assert_eq!(cfg.config, want);
         assert_eq!(cfg.data_log_dir, "/d");
         assert!(!cfg.is_distributed());
         assert!(cfg.force_sync);

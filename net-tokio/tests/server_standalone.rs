@@ -1,6 +1,6 @@
 //! A standalone server on 127.0.0.1:0 answering four-letter words and a real client.
 //!
-//! These need the node and the codec, which land on other branches: ignored until merged.
+//! Each server gets its own dataDir: two servers may never share one (the storage lock).
 
 use std::time::Duration;
 
@@ -11,13 +11,20 @@ use tokio::sync::watch;
 
 /// Starts a standalone server with a temp dataDir; returns its address and the stop switch.
 async fn start(extra: &str) -> (std::net::SocketAddr, watch::Sender<bool>) {
-    let dir = std::env::temp_dir().join(format!("keeper-test-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("keeper-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     let text = format!("dataDir={}\ntickTime=100\nclientPort=0\n{extra}", dir.display());
     let cfg = ZooCfg::parse(&text).expect("valid test config");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(keeper_net::startup::serve(cfg, listener, stop_rx));
+    tokio::spawn(async move {
+        if let Err(e) = keeper_net::startup::serve(cfg, listener, stop_rx).await {
+            panic!("server failed to start: {e}");
+        }
+    });
     (addr, stop_tx)
 }
 
@@ -34,7 +41,6 @@ async fn four_letter(addr: std::net::SocketAddr, cmd: &str) -> String {
 
 /// `ruok` answers `imok` (ZooKeeper admin guide, four letter words).
 #[tokio::test]
-#[ignore = "needs node"]
 async fn ruok_answers_imok() {
     let (addr, _stop) = start("4lw.commands.whitelist=*\n").await;
     assert_eq!(four_letter(addr, "ruok").await, "imok");
@@ -42,7 +48,6 @@ async fn ruok_answers_imok() {
 
 /// `srvr` reports standalone mode, which `keeper status` and zkServer.sh parse.
 #[tokio::test]
-#[ignore = "needs node"]
 async fn srvr_reports_standalone() {
     let (addr, _stop) = start("").await;
     let text = four_letter(addr, "srvr").await;
@@ -52,7 +57,6 @@ async fn srvr_reports_standalone() {
 
 /// A real client (zookeeper-client crate) creates a node and reads it back.
 #[tokio::test]
-#[ignore = "needs node"]
 async fn real_client_create_and_get() {
     let (addr, _stop) = start("").await;
     let client = zookeeper_client::Client::connect(&addr.to_string()).await.unwrap();
@@ -66,7 +70,6 @@ async fn real_client_create_and_get() {
 
 /// A frame over jute.maxbuffer closes the connection without an answer.
 #[tokio::test]
-#[ignore = "needs node"]
 async fn oversized_frame_closes_connection() {
     let (addr, _stop) = start("jute.maxbuffer=1000\n").await;
     let mut stream = TcpStream::connect(addr).await.unwrap();

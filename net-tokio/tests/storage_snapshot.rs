@@ -159,7 +159,6 @@ fn no_readable_snapshot_is_refused() {
 
 /// The full `open` decodes the tree through `keeper_core::persist::decode_snapshot`.
 #[test]
-#[ignore = "needs DataTree::{new, encode_snapshot, decode_snapshot} from the tree branch"]
 fn open_decodes_tree_snapshots() {
     use keeper_core::persist::encode_snapshot;
     use keeper_core::tree::DataTree;

@@ -24,6 +24,9 @@ pub struct Disk {
     /// Extra latency added to each fsync while a slow-fsync fault lasts.
     pub extra_ms: u64,
     synced: Vec<(PersistSeq, DurableWrite)>,
+    /// Writes made durable by earlier runs of the node. Persist seqs restart at 1 in each
+    /// run (a process's numbering, as in the real storage), so they are kept without one.
+    durable: Vec<DurableWrite>,
     pending: Vec<(PersistSeq, DurableWrite)>,
     in_flight: bool,
 }
@@ -36,6 +39,7 @@ impl Disk {
             torn_tail,
             extra_ms: 0,
             synced: Vec::new(),
+            durable: Vec::new(),
             pending: Vec::new(),
             in_flight: false,
         }
@@ -75,23 +79,30 @@ impl Disk {
             self.synced.extend(pending.drain(..keep));
         }
         self.in_flight = false;
+        self.durable.extend(self.synced.drain(..).map(|(_, w)| w));
         pending.len()
     }
 
-    /// What a restart recovers from the synced writes.
-    ///
-    /// TODO(persist): hand over the newest snapshot once core::persist can decode an image;
-    /// until then the whole synced log is replayed, which recovers the same state.
+    /// What a restart recovers: the newest snapshot that decodes, and every logged record
+    /// after it, as the real storage hands them over.
     pub fn recover(&self) -> Recovered {
-        let log = self
-            .synced
+        let writes: Vec<&DurableWrite> =
+            self.durable.iter().chain(self.synced.iter().map(|(_, w)| w)).collect();
+        let snapshot = writes.iter().rev().find_map(|w| match w {
+            DurableWrite::Snapshot { image, .. } => {
+                keeper_core::persist::decode_snapshot(image).ok()
+            }
+            DurableWrite::Append(_) => None,
+        });
+        let after = snapshot.as_ref().map_or(keeper_core::ids::Zxid::ZERO, |s| s.zxid);
+        let log = writes
             .iter()
-            .filter_map(|(_, w)| match w {
-                DurableWrite::Append(r) => Some(r.clone()),
-                DurableWrite::Snapshot { .. } => None,
+            .filter_map(|w| match w {
+                DurableWrite::Append(r) if r.header.zxid > after => Some(r.clone()),
+                _ => None,
             })
             .collect();
-        Recovered { snapshot: None, log }
+        Recovered { snapshot, log }
     }
 
     fn latency(&mut self) -> u64 {

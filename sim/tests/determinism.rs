@@ -45,7 +45,6 @@ fn trace_file_matches_the_hash() {
 }
 
 #[test]
-#[ignore = "needs node: the stub node never answers, so clients never connect"]
 fn default_scenario_passes_every_checker() {
     for seed in 0..8 {
         let s = Sim::new(Scenario::default_scenario(), seed, Trace::new(None)).run();
@@ -57,7 +56,6 @@ fn default_scenario_passes_every_checker() {
 }
 
 #[test]
-#[ignore = "needs node: scenarios only exercise the checkers once the node answers"]
 fn every_scenario_passes_with_fixed_seeds() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
     let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
