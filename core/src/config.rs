@@ -53,6 +53,9 @@ pub struct Config {
     pub data_log_dir: String,
     /// This machine's name, shown by `envi` as `host.name`.
     pub host_name: String,
+    /// SASL DIGEST-MD5 users (`user_<name>="<password>"` of the JAAS `Server` section);
+    /// empty means SASL is not offered and a SASL request fails authentication.
+    pub sasl_users: Vec<(String, String)>,
 }
 
 /// The version keeper reports to clients: ZooKeeper 3.9-compatible, so clients enable
@@ -85,6 +88,7 @@ impl Config {
             data_dir: String::new(),
             data_log_dir: String::new(),
             host_name: "localhost".to_string(),
+            sasl_users: Vec::new(),
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod path;
 pub mod persist;
 pub mod proto;
 pub mod request;
+pub mod sasl;
 pub mod session;
 pub mod tree;
 pub mod txn;

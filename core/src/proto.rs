@@ -261,7 +261,7 @@ impl CreateOp {
 pub struct CreateRequest {
     pub op: CreateOp,
     pub path: String,
-    pub data: Bytes,
+    pub data: Option<Bytes>,
     pub acl: Vec<Acl>,
     pub flags: i32,
     /// Only for `CreateOp::CreateTtl` (the CreateTTLRequest's `long ttl`).
@@ -286,7 +286,7 @@ pub enum Request {
     },
     SetData {
         path: String,
-        data: Bytes,
+        data: Option<Bytes>,
         version: i32,
     },
     GetAcl {
@@ -461,7 +461,7 @@ pub enum OpResult {
         children: Vec<String>,
     },
     GetData {
-        data: Bytes,
+        data: Option<Bytes>,
         stat: Stat,
     },
     /// `type = -1` with an ErrorResponse body; `err` is a wire code (0 allowed).
@@ -497,7 +497,7 @@ pub enum Response {
     Stat(Stat),
     /// getData and reconfig.
     GetData {
-        data: Bytes,
+        data: Option<Bytes>,
         stat: Stat,
     },
     GetAcl {

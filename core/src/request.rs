@@ -63,7 +63,7 @@ pub fn read(tree: &DataTree, auth: &AuthContext, config: &Config, req: &Request)
         Request::Exists { path, .. } => Ok(Response::Stat(readable(path)?.stat)),
         Request::GetData { path, .. } => {
             let n = readable(path)?;
-            Ok(Response::GetData { data: n.data.clone(), stat: n.stat })
+            Ok(Response::GetData { data: n.data.cloned(), stat: n.stat })
         }
         Request::GetAcl { path } => {
             path::validate(path)?;
@@ -227,7 +227,7 @@ fn prepare_op(
         }
         Request::SetData { path, data, version } => {
             path::validate(path)?;
-            if data.len() > ctx.config.max_buffer_bytes {
+            if data.as_ref().is_some_and(|d| d.len() > ctx.config.max_buffer_bytes) {
                 return Err(KeeperError::BadArguments);
             }
             let mut node = ov.get(path).ok_or(KeeperError::NoNode)?;

@@ -36,11 +36,17 @@ pub enum Txn {
     /// Any create (`CreateTxn`, `CreateContainerTxn`, `CreateTTLTxn`). `path` is final
     /// (sequence suffix applied). `ephemeral_owner` is the stored value: 0, the session id,
     /// `CONTAINER_OWNER`, or `TTL_OWNER_MASK | ttl`.
-    Create { path: String, data: Bytes, acl: Vec<Acl>, ephemeral_owner: i64, parent_cversion: i32 },
+    Create {
+        path: String,
+        data: Option<Bytes>,
+        acl: Vec<Acl>,
+        ephemeral_owner: i64,
+        parent_cversion: i32,
+    },
     /// A delete (`DeleteTxn`), also used for container and TTL reaping.
     Delete { path: String },
     /// setData (`SetDataTxn`): `version` is the node's new version.
-    SetData { path: String, data: Bytes, version: i32 },
+    SetData { path: String, data: Option<Bytes>, version: i32 },
     /// setACL (`SetACLTxn`): `version` is the node's new aversion.
     SetAcl { path: String, acl: Vec<Acl>, version: i32 },
     /// check inside a multi (`CheckVersionTxn`): changes nothing.

@@ -221,7 +221,7 @@ pub fn parse_txn(buf: &[u8]) -> Result<TxnRecord, DecodeError> {
 fn parse_body(kind: i32, session: SessionId, r: &mut Reader<'_>) -> Result<Txn, DecodeError> {
     Ok(match kind {
         op::CREATE | op::CREATE2 => {
-            let (path, data, acl) = (r.string()?, r.buffer()?, read_acls(r)?);
+            let (path, data, acl) = (r.string()?, r.data()?, read_acls(r)?);
             let ephemeral = r.bool()?;
             let parent_cversion = r.i32()?;
             let ephemeral_owner = if ephemeral { session.0 } else { 0 };
@@ -229,17 +229,17 @@ fn parse_body(kind: i32, session: SessionId, r: &mut Reader<'_>) -> Result<Txn, 
         }
         op::CREATE_CONTAINER => {
             let (path, data, acl, parent_cversion) =
-                (r.string()?, r.buffer()?, read_acls(r)?, r.i32()?);
+                (r.string()?, r.data()?, read_acls(r)?, r.i32()?);
             Txn::Create { path, data, acl, ephemeral_owner: CONTAINER_OWNER, parent_cversion }
         }
         op::CREATE_TTL => {
             let (path, data, acl, parent_cversion, ttl) =
-                (r.string()?, r.buffer()?, read_acls(r)?, r.i32()?, r.i64()?);
+                (r.string()?, r.data()?, read_acls(r)?, r.i32()?, r.i64()?);
             Txn::Create { path, data, acl, ephemeral_owner: TTL_OWNER_MASK | ttl, parent_cversion }
         }
         op::DELETE | op::DELETE_CONTAINER => Txn::Delete { path: r.string()? },
         op::SET_DATA | op::RECONFIG => {
-            Txn::SetData { path: r.string()?, data: r.buffer()?, version: r.i32()? }
+            Txn::SetData { path: r.string()?, data: r.data()?, version: r.i32()? }
         }
         op::SET_ACL => Txn::SetAcl { path: r.string()?, acl: read_acls(r)?, version: r.i32()? },
         op::CHECK => Txn::Check { path: r.string()?, version: r.i32()? },

@@ -23,13 +23,16 @@ fn small_records() -> Vec<TxnRecord> {
             2,
             Txn::Create {
                 path: "/a".into(),
-                data: Bytes::from_static(b"x"),
+                data: Some(Bytes::from_static(b"x")),
                 acl: Acl::open_unsafe(),
                 ephemeral_owner: 0,
                 parent_cversion: 1,
             },
         ),
-        rec(3, Txn::SetData { path: "/a".into(), data: Bytes::from_static(b"yy"), version: 1 }),
+        rec(
+            3,
+            Txn::SetData { path: "/a".into(), data: Some(Bytes::from_static(b"yy")), version: 1 },
+        ),
     ]
 }
 
@@ -157,7 +160,7 @@ proptest! {
     #[test]
     fn log_round_trips(n in 0usize..20, prealloc in 0usize..64, data in prop::collection::vec(any::<u8>(), 0..40)) {
         let recs: Vec<TxnRecord> = (0..n as u64)
-            .map(|i| rec(i + 1, Txn::SetData { path: format!("/n{i}"), data: Bytes::from(data.clone()), version: i as i32 }))
+            .map(|i| rec(i + 1, Txn::SetData { path: format!("/n{i}"), data: Some(Bytes::from(data.clone())), version: i as i32 }))
             .collect();
         let (b, _) = log_of(&recs, prealloc);
         let s = scan_log(&b);
@@ -187,7 +190,11 @@ fn arb_log() -> impl Strategy<Value = Vec<TxnRecord>> {
                     1 => rec(z, Txn::Delete { path: format!("/d{}", data.len()) }),
                     _ => rec(
                         z,
-                        Txn::SetData { path: "/s".into(), data: Bytes::from(data), version: 3 },
+                        Txn::SetData {
+                            path: "/s".into(),
+                            data: Some(Bytes::from(data)),
+                            version: 3,
+                        },
                     ),
                 }
             })

@@ -12,8 +12,9 @@ fn arb_path() -> impl Strategy<Value = String> {
         .prop_map(String::from)
 }
 
-fn arb_data() -> impl Strategy<Value = Bytes> {
-    prop::collection::vec(any::<u8>(), 0..16).prop_map(Bytes::from)
+/// Znode data, null included: it must survive the log apart from empty data.
+fn arb_data() -> impl Strategy<Value = Option<Bytes>> {
+    prop::option::of(prop::collection::vec(any::<u8>(), 0..16).prop_map(Bytes::from))
 }
 
 fn arb_acl() -> impl Strategy<Value = Vec<Acl>> {

@@ -52,7 +52,7 @@ fn create(path: &str, flags: i32) -> Request {
     Request::Create(CreateRequest {
         op: CreateOp::Create,
         path: path.into(),
-        data: Bytes::from_static(b"v"),
+        data: Some(Bytes::from_static(b"v")),
         acl: Acl::open_unsafe(),
         flags,
         ttl: None,
@@ -160,15 +160,15 @@ fn set_data_and_set_acl_check_versions_and_perms() {
     h.run(create("/a", 0));
     let big = Bytes::from(vec![0u8; h.config.max_buffer_bytes + 1]);
     assert_eq!(
-        h.run(Request::SetData { path: "/a".into(), data: big, version: -1 }),
+        h.run(Request::SetData { path: "/a".into(), data: Some(big), version: -1 }),
         err(KeeperError::BadArguments)
     );
     assert_eq!(
-        h.run(Request::SetData { path: "/a".into(), data: Bytes::new(), version: 1 }),
+        h.run(Request::SetData { path: "/a".into(), data: Some(Bytes::new()), version: 1 }),
         err(KeeperError::BadVersion)
     );
     let TxnResult::DataSet { stat } =
-        h.run(Request::SetData { path: "/a".into(), data: Bytes::new(), version: 0 })
+        h.run(Request::SetData { path: "/a".into(), data: Some(Bytes::new()), version: 0 })
     else {
         panic!()
     };
@@ -181,7 +181,7 @@ fn set_data_and_set_acl_check_versions_and_perms() {
     };
     assert_eq!(stat.aversion, 1);
     assert_eq!(
-        h.run(Request::SetData { path: "/a".into(), data: Bytes::new(), version: -1 }),
+        h.run(Request::SetData { path: "/a".into(), data: Some(Bytes::new()), version: -1 }),
         err(KeeperError::NoAuth)
     );
     assert_eq!(
@@ -294,7 +294,7 @@ fn multi_read_answers_each_op_on_its_own() {
     let Ok(Response::Multi(v)) = r else { panic!() };
     assert_eq!(v[0], OpResult::GetChildren { children: vec!["a".into(), "zookeeper".into()] });
     assert_eq!(v[1], OpResult::Error { err: KeeperError::NoNode.code() });
-    assert!(matches!(&v[2], OpResult::GetData { data, .. } if &data[..] == b"v"));
+    assert!(matches!(&v[2], OpResult::GetData { data, .. } if data.as_deref() == Some(&b"v"[..])));
     assert_eq!(
         h.read(Request::GetAllChildrenNumber { path: "/".into() }),
         Ok(Response::AllChildrenNumber(4))

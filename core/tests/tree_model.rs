@@ -51,7 +51,7 @@ fn request(op: &Op) -> Request {
         Op::Create { p, ephemeral } => Request::Create(CreateRequest {
             op: CreateOp::Create,
             path: PATHS[*p].into(),
-            data: Bytes::new(),
+            data: Some(Bytes::new()),
             acl: Acl::open_unsafe(),
             flags: *ephemeral as i32,
             ttl: None,
@@ -59,7 +59,7 @@ fn request(op: &Op) -> Request {
         Op::Delete { p, version } => Request::Delete { path: PATHS[*p].into(), version: *version },
         Op::SetData { p, byte, version } => Request::SetData {
             path: PATHS[*p].into(),
-            data: Bytes::from(vec![*byte]),
+            data: Some(Bytes::from(vec![*byte])),
             version: *version,
         },
         Op::Multi(ops) => Request::Multi(ops.iter().map(request).collect()),
@@ -157,7 +157,7 @@ proptest! {
         prop_assert_eq!(tree.node_count(), model.len() + 4);
         for (p, (data, version, ephemeral)) in &model {
             let n = tree.get(p).unwrap();
-            prop_assert_eq!(&n.data[..], &data[..]);
+            prop_assert_eq!(n.data.map(|d| &d[..]).unwrap_or_default(), &data[..]);
             prop_assert_eq!(n.stat.version, *version);
             prop_assert_eq!(n.stat.ephemeral_owner != 0, *ephemeral);
         }

@@ -146,7 +146,7 @@ fn create(create_op: CreateOp, flags: i32, ttl: Option<i64>) -> Request {
     Request::Create(CreateRequest {
         op: create_op,
         path: "/app/lock-".into(),
-        data: Bytes::from_static(b"hi"),
+        data: Some(Bytes::from_static(b"hi")),
         acl: Acl::open_unsafe(),
         flags,
         ttl,
@@ -164,7 +164,11 @@ fn every_request() -> Vec<(i32, &'static str, Request)> {
         (
             5,
             "setData (5)",
-            Request::SetData { path: "/a".into(), data: Bytes::from_static(b"v2"), version: 1 },
+            Request::SetData {
+                path: "/a".into(),
+                data: Some(Bytes::from_static(b"v2")),
+                version: 1,
+            },
         ),
         (6, "getACL (6)", Request::GetAcl { path: "/a".into() }),
         (7, "setACL (7)", Request::SetAcl { path: "/a".into(), acl: vec![digest], version: 0 }),
@@ -250,7 +254,7 @@ fn multi_requests() {
     let transaction = Request::Multi(vec![
         create(CreateOp::Create, 0, None),
         Request::Delete { path: "/a".into(), version: 2 },
-        Request::SetData { path: "/b".into(), data: Bytes::from_static(b"x"), version: -1 },
+        Request::SetData { path: "/b".into(), data: Some(Bytes::from_static(b"x")), version: -1 },
         Request::Check { path: "/c".into(), version: 7 },
         create(CreateOp::CreateTtl, 6, Some(1000)),
     ]);
@@ -287,7 +291,7 @@ fn every_response() -> Vec<(i32, &'static str, Response)> {
         (
             op::GET_DATA,
             "GetDataResponse",
-            Response::GetData { data: Bytes::from_static(b"abc"), stat: stat() },
+            Response::GetData { data: Some(Bytes::from_static(b"abc")), stat: stat() },
         ),
         (op::GET_ACL, "GetACLResponse", Response::GetAcl { acl: Acl::read_unsafe(), stat: stat() }),
         (
@@ -363,7 +367,7 @@ fn multi_replies() {
     let read = Response::Multi(vec![
         OpResult::GetChildren { children: vec!["x".into()] },
         OpResult::Error { err: -101 },
-        OpResult::GetData { data: Bytes::from_static(b"d"), stat: stat() },
+        OpResult::GetData { data: Some(Bytes::from_static(b"d")), stat: stat() },
     ]);
     let mut dumps = Dumps::default();
     for (code, label, resp) in [

@@ -123,7 +123,7 @@ impl Client {
         let req = CreateRequest {
             op,
             path: path.to_string(),
-            data: Bytes::copy_from_slice(data),
+            data: Some(Bytes::copy_from_slice(data)),
             acl,
             flags,
             ttl,
@@ -134,8 +134,12 @@ impl Client {
         }
     }
 
-    /// Reads a node's data and stat, optionally leaving a data watch.
-    pub async fn get_data(&self, path: &str, watch: bool) -> Result<(Bytes, Stat), ClientError> {
+    /// Reads a node's data (`None` when it is null) and stat, optionally leaving a data watch.
+    pub async fn get_data(
+        &self,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Option<Bytes>, Stat), ClientError> {
         match self.request(Request::GetData { path: path.to_string(), watch }).await? {
             Response::GetData { data, stat } => Ok((data, stat)),
             other => Err(unexpected(other)),
@@ -151,7 +155,7 @@ impl Client {
     ) -> Result<Stat, ClientError> {
         let req = Request::SetData {
             path: path.to_string(),
-            data: Bytes::copy_from_slice(data),
+            data: Some(Bytes::copy_from_slice(data)),
             version,
         };
         expect_stat(self.request(req).await?)

@@ -114,6 +114,14 @@ pub async fn serve(
     if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         cfg.config.host_name = name.trim().to_string();
     }
+    // SASL DIGEST-MD5 users come from a JAAS file, as ZooKeeper's come from
+    // -Djava.security.auth.login.config: keeper reads its path from KEEPER_JAAS_CONFIG.
+    if let Ok(path) = std::env::var("KEEPER_JAAS_CONFIG") {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| StartupError(format!("cannot read JAAS file {path}: {e}")))?;
+        cfg.config.sasl_users = keeper_core::sasl::parse_jaas_users(&text);
+        info!(path, users = cfg.config.sasl_users.len(), "SASL DIGEST-MD5 enabled");
+    }
     let (storage, recovered) = open_storage(&cfg)?;
     let last =
         recovered.log.last().map(|r| r.header.zxid).or(recovered.snapshot.as_ref().map(|s| s.zxid));

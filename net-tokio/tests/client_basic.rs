@@ -36,7 +36,7 @@ async fn create_get_set_delete_and_watch() {
     );
 
     let (data, _) = client.get_data(&root, true).await.unwrap();
-    assert_eq!(&data[..], b"x");
+    assert_eq!(data.as_deref(), Some(&b"x"[..]));
     assert_eq!(
         client.set_data(&root, b"z", 7).await,
         Err(ClientError::Keeper(KeeperError::BadVersion))

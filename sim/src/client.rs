@@ -73,7 +73,7 @@ impl Client {
             Request::Create(CreateRequest {
                 op: CreateOp::Create,
                 path,
-                data: data.clone(),
+                data: Some(data.clone()),
                 acl: Acl::open_unsafe(),
                 flags,
                 ttl: None,
@@ -85,13 +85,13 @@ impl Client {
             0 => ("create", create(path, 0)),
             1 => ("create_seq", create(format!("{path}-"), 2)),
             2 => ("create_eph", create(format!("/e{}-{n}", self.id), 1)),
-            3 => ("set", Request::SetData { path, data: data.clone(), version }),
+            3 => ("set", Request::SetData { path, data: Some(data.clone()), version }),
             4 => ("delete", Request::Delete { path, version }),
             5 => (
                 "multi",
                 Request::Multi(vec![
                     Request::Check { path: path.clone(), version: -1 },
-                    Request::SetData { path, data: data.clone(), version: -1 },
+                    Request::SetData { path, data: Some(data.clone()), version: -1 },
                 ]),
             ),
             6 => {

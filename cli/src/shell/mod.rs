@@ -179,7 +179,11 @@ async fn execute(c: &Client, cmd: Command) -> Result<String, String> {
         }
         Command::Get { path, stat, watch } => {
             let (data, s) = c.get_data(&path, watch).await.map_err(err(&path))?;
-            out.push_str(&format!("{}\n", String::from_utf8_lossy(&data)));
+            // zkCli prints Java's rendering of a null byte array: "null".
+            match data {
+                Some(d) => out.push_str(&format!("{}\n", String::from_utf8_lossy(&d))),
+                None => out.push_str("null\n"),
+            }
             if stat {
                 out.push_str(&format_stat(&s));
             }

@@ -44,6 +44,7 @@ impl Node {
                 latency_max_ms: 0,
                 latency_total_ms: 0,
                 latency_count: 0,
+                sasl: None,
             },
         );
         if limit > 0 && same_ip >= limit {
@@ -201,12 +202,7 @@ impl Node {
         match req {
             Request::Ping => self.reply(conn, xid, Ok(Response::Empty), arrived),
             Request::Auth { scheme, auth, .. } => self.on_auth(conn, xid, &scheme, &auth),
-            Request::Sasl { .. } => {
-                // SASL is not offered (no JAAS configuration): answer as a server without a
-                // SASL provider does, and close.
-                self.reply(conn, xid, Err(KeeperError::AuthFailed), arrived);
-                self.close_conn(conn);
-            }
+            Request::Sasl { token } => self.on_sasl(conn, xid, &token, arrived),
             Request::Check { .. } => {
                 // ZOOKEEPER-2623: a lone check is rejected and the connection closed.
                 self.reply(conn, xid, Err(KeeperError::Unimplemented), arrived);
@@ -414,6 +410,44 @@ impl Node {
             }
             None => {
                 self.emit_reply_zxid0(conn, xid, Err(KeeperError::AuthFailed));
+                self.close_conn(conn);
+            }
+        }
+    }
+
+    /// One step of a SASL DIGEST-MD5 exchange (op 102). Without configured users, or when
+    /// the client's proof is wrong, the answer is AUTHFAILED and the connection closes, as
+    /// ZooKeeper drops connections that fail SASL.
+    fn on_sasl(&mut self, conn: ConnId, xid: Xid, token: &[u8], arrived: Option<u64>) {
+        use crate::sasl::{DigestMd5Server, SaslStep};
+        if self.config.sasl_users.is_empty() {
+            self.reply(conn, xid, Err(KeeperError::AuthFailed), arrived);
+            self.close_conn(conn);
+            return;
+        }
+        let nonce = {
+            let mut bytes = [0u8; 16];
+            rand::Rng::fill_bytes(&mut self.rng, &mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let users = self.config.sasl_users.clone();
+        let c = self.conns.get_mut(&conn).expect("checked by caller");
+        let exchange = c.sasl.get_or_insert_with(|| Box::new(DigestMd5Server::new(users, nonce)));
+        match exchange.step(token) {
+            SaslStep::Challenge(t) => {
+                self.reply(conn, xid, Ok(Response::Sasl { token: Bytes::from(t) }), arrived);
+            }
+            SaslStep::Success { token, user } => {
+                c.sasl = None;
+                let id = Id::new("sasl", &user);
+                if !c.auth.ids.contains(&id) {
+                    c.auth.ids.push(id);
+                }
+                self.reply(conn, xid, Ok(Response::Sasl { token: Bytes::from(token) }), arrived);
+            }
+            SaslStep::Failure => {
+                c.sasl = None;
+                self.reply(conn, xid, Err(KeeperError::AuthFailed), arrived);
                 self.close_conn(conn);
             }
         }

@@ -96,6 +96,8 @@ struct Conn {
     latency_max_ms: u64,
     latency_total_ms: u64,
     latency_count: u64,
+    /// The SASL exchange under way on this connection, if any.
+    sasl: Option<Box<crate::sasl::DigestMd5Server>>,
 }
 
 /// An output waiting for the disk.

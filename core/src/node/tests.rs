@@ -103,7 +103,7 @@ fn create(path: &str, data: &str, flags: i32) -> Request {
     Request::Create(CreateRequest {
         op: CreateOp::Create,
         path: path.into(),
-        data: Bytes::copy_from_slice(data.as_bytes()),
+        data: Some(Bytes::copy_from_slice(data.as_bytes())),
         acl: Acl::open_unsafe(),
         flags,
         ttl: None,
@@ -163,7 +163,7 @@ fn write_replies_wait_for_the_disk_and_reads_behind_them_wait_too() {
     assert_eq!(reply_of(&out, 1), &Ok(Response::Create { path: "/a".into() }));
     match reply_of(&out, 2) {
         Ok(Response::GetData { data, stat }) => {
-            assert_eq!(data.as_ref(), b"x");
+            assert_eq!(data.as_deref(), Some(&b"x"[..]));
             assert_eq!(stat.version, 0);
         }
         other => panic!("{other:?}"),
@@ -181,7 +181,8 @@ fn a_watch_event_arrives_before_the_reply_that_caused_it() {
     h.session(2);
     h.request(1, 1, create("/a", "x", 0));
     h.request(2, 1, Request::GetData { path: "/a".into(), watch: true });
-    let set = Request::SetData { path: "/a".into(), data: Bytes::from_static(b"y"), version: -1 };
+    let set =
+        Request::SetData { path: "/a".into(), data: Some(Bytes::from_static(b"y")), version: -1 };
     let out = h.request(2, 2, set);
     let kinds: Vec<String> = out
         .iter()
@@ -285,4 +286,29 @@ fn four_letter_words_honour_the_whitelist() {
     let out = h.input(Input::ClientFourLetter { conn: ConnId(2), cmd: "srvr".into() });
     let Output::Text { text, .. } = &out[0] else { panic!() };
     assert!(text.contains("Mode: standalone\nNode count: 5\n"), "{text}");
+}
+
+/// kazoo's test_create_null_data / test_set_null_data: null data reads back as null, and
+/// stays apart from empty data.
+#[test]
+fn null_data_stays_null_and_empty_stays_empty() {
+    let mut h = Harness::new();
+    h.session(1);
+    let mut null = create("/n", "", 0);
+    if let Request::Create(c) = &mut null {
+        c.data = None;
+    }
+    h.request(1, 1, null);
+    h.request(1, 2, create("/e", "", 0));
+    let get = |h: &mut Harness, xid, path: &str| match reply_of(
+        &h.request(1, xid, Request::GetData { path: path.into(), watch: false }),
+        xid,
+    ) {
+        Ok(Response::GetData { data, .. }) => data.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(get(&mut h, 3, "/n"), None);
+    assert_eq!(get(&mut h, 4, "/e"), Some(Bytes::new()));
+    h.request(1, 5, Request::SetData { path: "/e".into(), data: None, version: -1 });
+    assert_eq!(get(&mut h, 6, "/e"), None);
 }

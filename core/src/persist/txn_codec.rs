@@ -66,7 +66,7 @@ fn encode_body(w: &mut Writer, txn: &Txn) {
         Txn::CloseSession => {}
         Txn::Create { path, data, acl, ephemeral_owner, parent_cversion } => {
             w.string(path);
-            w.buffer(data);
+            w.data(data.as_ref());
             encode_acl(w, acl);
             w.i64(*ephemeral_owner);
             w.i32(*parent_cversion);
@@ -74,7 +74,7 @@ fn encode_body(w: &mut Writer, txn: &Txn) {
         Txn::Delete { path } => w.string(path),
         Txn::SetData { path, data, version } => {
             w.string(path);
-            w.buffer(data);
+            w.data(data.as_ref());
             w.i32(*version);
         }
         Txn::SetAcl { path, acl, version } => {
@@ -107,13 +107,13 @@ fn decode_body(r: &mut Reader<'_>, ty: i32, top: bool) -> DecodeResult<Txn> {
         op::CLOSE_SESSION => Txn::CloseSession,
         op::CREATE => Txn::Create {
             path: r.string()?,
-            data: r.buffer()?,
+            data: r.data()?,
             acl: decode_acl(r)?,
             ephemeral_owner: r.i64()?,
             parent_cversion: r.i32()?,
         },
         op::DELETE => Txn::Delete { path: r.string()? },
-        op::SET_DATA => Txn::SetData { path: r.string()?, data: r.buffer()?, version: r.i32()? },
+        op::SET_DATA => Txn::SetData { path: r.string()?, data: r.data()?, version: r.i32()? },
         op::SET_ACL => Txn::SetAcl { path: r.string()?, acl: decode_acl(r)?, version: r.i32()? },
         op::CHECK => Txn::Check { path: r.string()?, version: r.i32()? },
         op::ERROR => Txn::Error { err: r.i32()? },

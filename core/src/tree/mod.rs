@@ -55,7 +55,8 @@ pub struct Applied {
 
 /// A read-only view of one node.
 pub struct NodeView<'a> {
-    pub data: &'a Bytes,
+    /// `None` for null data (ZooKeeper keeps null apart from empty).
+    pub data: Option<&'a Bytes>,
     pub acl: &'a [Acl],
     pub stat: Stat,
 }
@@ -107,15 +108,18 @@ pub fn kind_of(owner: i64) -> NodeKind {
 /// One znode.
 #[derive(Clone, Debug)]
 struct Znode {
-    data: Bytes,
+    data: Option<Bytes>,
     acl: Vec<Acl>,
     stat: StoredStat,
     children: BTreeSet<String>,
 }
 
 impl Znode {
+    fn data_len(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.len())
+    }
     fn empty(acl: Vec<Acl>) -> Znode {
-        Znode { data: Bytes::new(), acl, stat: StoredStat::default(), children: BTreeSet::new() }
+        Znode { data: None, acl, stat: StoredStat::default(), children: BTreeSet::new() }
     }
 
     fn client_stat(&self) -> Stat {
@@ -133,7 +137,7 @@ impl Znode {
             cversion: self.stat.cversion.wrapping_mul(2).wrapping_sub(n),
             aversion: self.stat.aversion,
             ephemeral_owner: owner,
-            data_length: self.data.len() as i32,
+            data_length: self.data_len() as i32,
             num_children: n,
             pzxid: self.stat.pzxid,
         }
@@ -181,7 +185,11 @@ impl DataTree {
     }
     /// A node's data, ACL and client-visible Stat.
     pub fn get(&self, path: &str) -> Option<NodeView<'_>> {
-        self.nodes.get(path).map(|n| NodeView { data: &n.data, acl: &n.acl, stat: n.client_stat() })
+        self.nodes.get(path).map(|n| NodeView {
+            data: n.data.as_ref(),
+            acl: &n.acl,
+            stat: n.client_stat(),
+        })
     }
     /// The stored stat of a node (stored cversion, raw ephemeralOwner).
     pub fn stored_stat(&self, path: &str) -> Option<StoredStat> {
@@ -338,7 +346,7 @@ impl DataTree {
     fn create(
         &mut self,
         path: &str,
-        data: &Bytes,
+        data: &Option<Bytes>,
         acl: &[Acl],
         owner: i64,
         parent_cversion: i32,
@@ -403,13 +411,13 @@ impl DataTree {
     fn set_data(
         &mut self,
         path: &str,
-        data: &Bytes,
+        data: &Option<Bytes>,
         version: i32,
         zxid: i64,
         time: i64,
     ) -> Result<Stat, KeeperError> {
-        let old_len = self.nodes.get(path).ok_or(KeeperError::NoNode)?.data.len() as u64;
-        self.data_size = self.data_size - old_len + data.len() as u64;
+        let old_len = self.nodes.get(path).ok_or(KeeperError::NoNode)?.data_len() as u64;
+        self.data_size = self.data_size - old_len + data.as_ref().map_or(0, |d| d.len()) as u64;
         self.update(path, |n| {
             n.data = data.clone();
             n.stat.version = version;
@@ -432,7 +440,7 @@ impl DataTree {
     /// Inserts a node whose parent already lists it (or is being built), updating indexes.
     fn insert_raw(&mut self, path: &str, node: Znode) {
         self.digest = self.digest.wrapping_add(node_hash(path, &node));
-        self.data_size += (path.len() + node.data.len()) as u64;
+        self.data_size += (path.len() + node.data_len()) as u64;
         match node.stat.kind() {
             NodeKind::Ephemeral(s) => {
                 self.ephemerals.entry(s).or_default().insert(path.to_string());
@@ -452,7 +460,7 @@ impl DataTree {
     fn remove_raw(&mut self, path: &str) {
         let Some(node) = self.nodes.remove(path) else { return };
         self.digest = self.digest.wrapping_sub(node_hash(path, &node));
-        self.data_size -= (path.len() + node.data.len()) as u64;
+        self.data_size -= (path.len() + node.data_len()) as u64;
         match node.stat.kind() {
             NodeKind::Ephemeral(s) => {
                 if let Some(set) = self.ephemerals.get_mut(&s) {
@@ -513,8 +521,14 @@ fn node_hash(path: &str, n: &Znode) -> u64 {
     for v in [s.version, s.cversion, s.aversion, n.children.len() as i32] {
         eat(&v.to_be_bytes());
     }
-    eat(&(n.data.len() as u64).to_be_bytes());
-    eat(&n.data);
+    match &n.data {
+        // Null data hashes apart from empty data.
+        None => eat(&u64::MAX.to_be_bytes()),
+        Some(d) => {
+            eat(&(d.len() as u64).to_be_bytes());
+            eat(d);
+        }
+    }
     for a in &n.acl {
         eat(&a.perms.to_be_bytes());
         eat(a.id.scheme.as_bytes());

@@ -18,7 +18,7 @@ pub(super) fn encode(t: &DataTree, w: &mut Writer) {
     w.i32(t.nodes.len() as i32);
     for (p, n) in &t.nodes {
         w.string(p);
-        w.buffer(&n.data);
+        w.data(n.data.as_ref());
         w.i32(n.acl.len() as i32);
         for a in &n.acl {
             w.i32(a.perms);
@@ -44,7 +44,7 @@ pub(super) fn decode(r: &mut Reader<'_>) -> DecodeResult<DataTree> {
     let mut t = DataTree { last_zxid, ..DataTree::default() };
     for i in 0..count {
         let p = r.string()?;
-        let data = r.buffer()?;
+        let data = r.data()?;
         let nacl = r.count(12)?;
         let mut acl = Vec::with_capacity(nacl);
         for _ in 0..nacl {

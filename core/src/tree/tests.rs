@@ -19,7 +19,7 @@ fn rec(zxid: u64, txn: Txn) -> TxnRecord {
 fn create(path: &str, owner: i64, pcv: i32) -> Txn {
     Txn::Create {
         path: path.to_string(),
-        data: Bytes::from_static(b"d"),
+        data: Some(Bytes::from_static(b"d")),
         acl: Acl::open_unsafe(),
         ephemeral_owner: owner,
         parent_cversion: pcv,
@@ -60,7 +60,7 @@ fn set_data_and_acl_bump_versions() {
     t.apply(&rec(1, create("/a", 0, 1)));
     let r = t.apply(&rec(
         2,
-        Txn::SetData { path: "/a".into(), data: Bytes::from_static(b"xyz"), version: 1 },
+        Txn::SetData { path: "/a".into(), data: Some(Bytes::from_static(b"xyz")), version: 1 },
     ));
     let TxnResult::DataSet { stat } = r.result else { panic!("{r:?}") };
     assert_eq!(

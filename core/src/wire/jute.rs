@@ -102,6 +102,11 @@ impl<'a> Reader<'a> {
     pub fn buffer(&mut self) -> DecodeResult<Bytes> {
         Ok(Bytes::copy_from_slice(self.buffer_opt()?.unwrap_or(&[])))
     }
+    /// A `buffer` holding znode data, keeping null (`None`) apart from empty: ZooKeeper
+    /// stores and returns null data as null.
+    pub fn data(&mut self) -> DecodeResult<Option<Bytes>> {
+        Ok(self.buffer_opt()?.map(Bytes::copy_from_slice))
+    }
     /// A `ustring`; `None` for null.
     pub fn string_opt(&mut self) -> DecodeResult<Option<String>> {
         match self.buffer_opt()? {
@@ -238,6 +243,13 @@ impl Writer {
         // Jute lengths are ints; nothing keeper encodes comes near 2 GiB.
         self.i32(i32::try_from(v.len()).expect("a Jute buffer is shorter than i32::MAX"));
         self.buf.extend_from_slice(v);
+    }
+    /// A `buffer` holding znode data; `None` is written as null (-1).
+    pub fn data(&mut self, v: Option<&Bytes>) {
+        match v {
+            Some(b) => self.buffer(b),
+            None => self.null(),
+        }
     }
     /// The null `buffer`.
     pub fn null(&mut self) {

@@ -140,7 +140,7 @@ pub(crate) fn write_results(w: &mut Writer, results: &[OpResult]) {
             OpResult::SetData { stat } => write_stat(w, stat),
             OpResult::GetChildren { children } => w.strings(children),
             OpResult::GetData { data, stat } => {
-                w.buffer(data);
+                w.data(data.as_ref());
                 write_stat(w, stat);
             }
             // ErrorResponse{int err}: the code travels twice, in the header and the body.
@@ -166,7 +166,7 @@ pub(crate) fn read_results(r: &mut Reader) -> DecodeResult<Vec<OpResult>> {
             op::SET_DATA => OpResult::SetData { stat: read_stat(r)? },
             op::CHECK => OpResult::Check,
             op::GET_CHILDREN => OpResult::GetChildren { children: r.strings()? },
-            op::GET_DATA => OpResult::GetData { data: r.buffer()?, stat: read_stat(r)? },
+            op::GET_DATA => OpResult::GetData { data: r.data()?, stat: read_stat(r)? },
             op::ERROR => OpResult::Error { err: r.i32()? },
             other => {
                 return Err(DecodeError::Invalid(format!("unknown multi result type {other}")))

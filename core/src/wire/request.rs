@@ -87,7 +87,7 @@ pub(crate) fn write_body(w: &mut Writer, req: &Request) {
         }
         Request::SetData { path, data, version } => {
             w.string(path);
-            w.buffer(data);
+            w.data(data.as_ref());
             w.i32(*version);
         }
         Request::GetAcl { path }
@@ -149,7 +149,7 @@ pub(crate) fn write_body(w: &mut Writer, req: &Request) {
 /// CreateRequest{path, data, acl, flags}, plus `long ttl` for CreateTTLRequest (op 21).
 fn read_create(r: &mut Reader, create_op: CreateOp) -> DecodeResult<Request> {
     let path = r.string()?;
-    let data = r.buffer()?;
+    let data = r.data()?;
     let acl = read_acls(r)?;
     let flags = r.i32()?;
     let ttl = if create_op == CreateOp::CreateTtl { Some(r.i64()?) } else { None };
@@ -160,7 +160,7 @@ fn write_create(w: &mut Writer, create: &CreateRequest) {
     let is_ttl_op = create.op == CreateOp::CreateTtl;
     assert_eq!(create.ttl.is_some(), is_ttl_op, "a ttl travels only with createTTL (op 21)");
     w.string(&create.path);
-    w.buffer(&create.data);
+    w.data(create.data.as_ref());
     write_acls(w, &create.acl);
     w.i32(create.flags);
     if let Some(ttl) = create.ttl {
@@ -184,7 +184,7 @@ fn read_path_type(r: &mut Reader) -> DecodeResult<(String, i32)> {
 }
 
 fn read_set_data(r: &mut Reader) -> DecodeResult<Request> {
-    Ok(Request::SetData { path: r.string()?, data: r.buffer()?, version: r.i32()? })
+    Ok(Request::SetData { path: r.string()?, data: r.data()?, version: r.i32()? })
 }
 
 fn read_set_acl(r: &mut Reader) -> DecodeResult<Request> {

@@ -25,7 +25,7 @@ pub(crate) fn write_body(w: &mut Writer, resp: &Response) {
         }
         Response::Stat(stat) => write_stat(w, stat),
         Response::GetData { data, stat } => {
-            w.buffer(data);
+            w.data(data.as_ref());
             write_stat(w, stat);
         }
         Response::GetAcl { acl, stat } => {
@@ -60,7 +60,7 @@ pub(crate) fn read_body(code: i32, r: &mut Reader) -> DecodeResult<Response> {
         }
         op::EXISTS | op::SET_DATA | op::SET_ACL => Response::Stat(read_stat(r)?),
         // reconfig answers the new configuration as a GetDataResponse.
-        op::GET_DATA | op::RECONFIG => Response::GetData { data: r.buffer()?, stat: read_stat(r)? },
+        op::GET_DATA | op::RECONFIG => Response::GetData { data: r.data()?, stat: read_stat(r)? },
         op::GET_ACL => Response::GetAcl { acl: read_acls(r)?, stat: read_stat(r)? },
         op::GET_CHILDREN => Response::GetChildren { children: r.strings()? },
         op::GET_CHILDREN2 => Response::GetChildren2 { children: r.strings()?, stat: read_stat(r)? },

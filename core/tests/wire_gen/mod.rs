@@ -33,6 +33,11 @@ pub fn data() -> impl Strategy<Value = Bytes> {
     prop::collection::vec(any::<u8>(), 0..5).prop_map(Bytes::from)
 }
 
+/// Znode data: null (`None`) must round-trip apart from empty.
+pub fn znode_data() -> impl Strategy<Value = Option<Bytes>> {
+    prop::option::of(data())
+}
+
 pub fn acl() -> impl Strategy<Value = Acl> {
     let ids = select(vec![("world", "anyone"), ("auth", ""), ("digest", "u:h="), ("ip", "::1")]);
     (select(vec![31, 1, 0, 4, 17, -1]), ids)
@@ -68,7 +73,7 @@ pub fn create() -> impl Strategy<Value = Request> {
         CreateOp::CreateContainer,
         CreateOp::CreateTtl,
     ]);
-    (ops, path(), data(), acls(), 0..7i32, any::<i64>()).prop_map(
+    (ops, path(), znode_data(), acls(), 0..7i32, any::<i64>()).prop_map(
         |(create_op, path, data, acl, flags, ttl)| {
             let ttl = (create_op == CreateOp::CreateTtl).then_some(ttl);
             Request::Create(CreateRequest { op: create_op, path, data, acl, flags, ttl })
@@ -81,7 +86,7 @@ pub fn write_sub_op() -> impl Strategy<Value = Request> {
     prop_oneof![
         create(),
         (path(), any::<i32>()).prop_map(|(path, version)| Request::Delete { path, version }),
-        (path(), data(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData {
+        (path(), znode_data(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData {
             path,
             data,
             version
@@ -163,7 +168,7 @@ pub fn op_result() -> impl Strategy<Value = OpResult> {
         stat().prop_map(|stat| OpResult::SetData { stat }),
         Just(OpResult::Check),
         paths().prop_map(|children| OpResult::GetChildren { children }),
-        (data(), stat()).prop_map(|(data, stat)| OpResult::GetData { data, stat }),
+        (znode_data(), stat()).prop_map(|(data, stat)| OpResult::GetData { data, stat }),
         select(vec![0, -2, -101, -103, -110]).prop_map(|err| OpResult::Error { err }),
     ]
 }
@@ -194,7 +199,7 @@ pub fn op_and_response() -> impl Strategy<Value = (i32, Response)> {
             .prop_map(|(code, path, stat)| (code, Response::Create2 { path, stat })),
         (select(vec![op::EXISTS, op::SET_DATA, op::SET_ACL]), stat())
             .prop_map(|(code, stat)| (code, Response::Stat(stat))),
-        (select(vec![op::GET_DATA, op::RECONFIG]), data(), stat())
+        (select(vec![op::GET_DATA, op::RECONFIG]), znode_data(), stat())
             .prop_map(|(code, data, stat)| (code, Response::GetData { data, stat })),
         (acls(), stat()).prop_map(|(acl, stat)| (op::GET_ACL, Response::GetAcl { acl, stat })),
         paths().prop_map(|children| (op::GET_CHILDREN, Response::GetChildren { children })),

@@ -44,14 +44,14 @@ pub fn rec(z: u64) -> TxnRecord {
         0 => Txn::CreateSession { timeout_ms: 30_000 },
         1 => Txn::Create {
             path: format!("/n{z}"),
-            data: Bytes::from(format!("data{z}")),
+            data: Some(Bytes::from(format!("data{z}"))),
             acl: Acl::open_unsafe(),
             ephemeral_owner: 0,
             parent_cversion: z as i32,
         },
         _ => Txn::SetData {
             path: format!("/n{}", z - 1),
-            data: Bytes::from_static(b"v2"),
+            data: Some(Bytes::from_static(b"v2")),
             version: 1,
         },
     };
