@@ -9,7 +9,6 @@
 pub mod format;
 pub mod parse;
 
-use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -70,28 +69,41 @@ fn fail(msg: &str) -> ExitCode {
 impl Shell {
     fn interactive(&mut self) -> ExitCode {
         self.connect();
-        let stdin = std::io::stdin();
+        // Line editing and history as zkCli has them (jline): ~/.keeper_history.
+        let mut editor = match rustyline::DefaultEditor::new() {
+            Ok(editor) => editor,
+            Err(e) => return fail(&format!("cannot start the line editor: {e}")),
+        };
+        let history =
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".keeper_history"));
+        if let Some(path) = &history {
+            let _ = editor.load_history(path);
+        }
         let mut n = 0;
-        loop {
+        let code = loop {
             let state = if self.client.is_some() { "CONNECTED" } else { "CLOSED" };
-            print!("[zk: {}({state}) {n}] ", self.server);
-            let _ = std::io::stdout().flush();
-            let mut line = String::new();
-            match stdin.lock().read_line(&mut line) {
-                Ok(0) | Err(_) => return ExitCode::SUCCESS,
-                Ok(_) => {}
-            }
+            let prompt = format!("[zk: {}({state}) {n}] ", self.server);
+            let line = match editor.readline(&prompt) {
+                Ok(line) => line,
+                Err(rustyline::error::ReadlineError::Interrupted) => continue,
+                Err(_) => break ExitCode::SUCCESS,
+            };
             let words = split_words(&line);
             if words.is_empty() {
                 continue;
             }
+            let _ = editor.add_history_entry(line.as_str());
             n += 1;
             match self.run(&words) {
-                Ok(Next::Quit) => return ExitCode::SUCCESS,
+                Ok(Next::Quit) => break ExitCode::SUCCESS,
                 Ok(Next::Continue) => {}
                 Err(msg) => eprintln!("{msg}"),
             }
+        };
+        if let Some(path) = &history {
+            let _ = editor.save_history(path);
         }
+        code
     }
 
     fn connect(&mut self) {
