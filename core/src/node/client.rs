@@ -274,7 +274,15 @@ impl Node {
                     .auth
                     .ids
                     .iter()
-                    .map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() })
+                    .map(|id| {
+                        // The provider's user name: for digest the part before the colon,
+                        // as ZooKeeper's DigestAuthenticationProvider.getUserName returns.
+                        let user = match id.scheme.as_str() {
+                            "digest" => id.id.split(':').next().unwrap_or_default().to_string(),
+                            _ => id.id.clone(),
+                        };
+                        ClientInfo { auth_scheme: id.scheme.clone(), user }
+                    })
                     .collect();
                 self.reply(conn, xid, Ok(Response::WhoAmI(infos)), arrived);
             }
