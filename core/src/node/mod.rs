@@ -304,13 +304,19 @@ impl Node {
             write: DurableWrite::Append(rec),
         });
         self.txns_since_snapshot += 1;
-        if self.txns_since_snapshot >= self.snapshot_after {
-            self.take_snapshot();
-        }
         self.last_append_seq
     }
 
-    fn take_snapshot(&mut self) {
+    /// Emits a snapshot of the state as of `last_zxid`. Called only after the txn with that
+    /// zxid is applied: recovery skips every logged record up to the label, so a snapshot
+    /// taken before applying its own label's txn would lose that txn (found by the kill -9
+    /// restart test).
+    pub(super) fn take_snapshot(&mut self) {
+        assert_eq!(
+            self.tree.last_zxid(),
+            self.last_zxid,
+            "a snapshot holds the state it is labelled with"
+        );
         self.txns_since_snapshot = 0;
         self.snapshot_after = self.draw_snapshot_threshold();
         let image = crate::persist::encode_snapshot(

@@ -56,6 +56,9 @@ impl Node {
             }
             _ => {}
         }
+        if self.txns_since_snapshot >= self.snapshot_after {
+            self.take_snapshot();
+        }
         for change in &applied.changes {
             for fired in self.watches.fire(change) {
                 let event = WatchedEvent {
