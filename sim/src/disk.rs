@@ -105,6 +105,19 @@ impl Disk {
         Recovered { snapshot, log }
     }
 
+    /// Every durable log record, oldest first (the simulated disk never purges), for
+    /// checking a recovery against a replay from nothing.
+    pub fn all_appends(&self) -> Vec<keeper_core::txn::TxnRecord> {
+        self.durable
+            .iter()
+            .chain(self.synced.iter().map(|(_, w)| w))
+            .filter_map(|w| match w {
+                DurableWrite::Append(r) => Some(r.clone()),
+                DurableWrite::Snapshot { .. } => None,
+            })
+            .collect()
+    }
+
     fn latency(&mut self) -> u64 {
         let [lo, hi] = self.fsync_ms;
         crate::engine::between(&mut self.rng, lo, hi) + self.extra_ms

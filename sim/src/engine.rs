@@ -277,6 +277,9 @@ impl Sim {
     fn start_node(&mut self, id: u64, recovered: Recovered) {
         let mut config = Config::standalone(self.sc.tick_ms);
         config.server_id = ServerId(id);
+        if let Some(n) = self.sc.snap_count {
+            config.snap_count = n;
+        }
         let seed = stream(self.seed, STREAM_NODE, id).next_u64();
         let n = &mut self.nodes[idx(id)];
         n.incarnation += 1;
@@ -454,8 +457,21 @@ impl Sim {
         let recovered = self.nodes[idx(id)].disk.recover();
         let crash_ms = self.nodes[idx(id)].crashed_at.unwrap_or(self.now);
         let zxids = recovered.log.iter().map(|r| r.header.zxid).collect();
-        self.recoveries.push(Recovery { node: id, crash_ms, recovered: zxids });
+        let snapshot_zxid = recovered.snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
+        let mut replayed = keeper_core::tree::DataTree::new();
+        for rec in self.nodes[idx(id)].disk.all_appends() {
+            replayed.apply(&rec);
+        }
         self.start_node(id, recovered);
+        let recovered_digest = self.nodes[idx(id)].node.as_ref().map_or(0, |n| n.tree().digest());
+        self.recoveries.push(Recovery {
+            node: id,
+            crash_ms,
+            recovered: zxids,
+            snapshot_zxid,
+            recovered_digest,
+            replayed_digest: replayed.digest(),
+        });
     }
 
     fn finish(mut self) -> Summary {
@@ -475,6 +491,7 @@ impl Sim {
         let verdicts = vec![
             check::zxids_increase(&self.logs),
             check::acked_writes_durable(&self.history, &self.recoveries),
+            check::recovery_matches_log(&self.recoveries),
             check::session_order(&self.history),
             check::liveness(&self.history, last_fault, self.now, self.sc.expect.liveness_ms),
         ];

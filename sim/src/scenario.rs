@@ -20,6 +20,10 @@ pub struct Scenario {
     pub tick_ms: u64,
     #[serde(default = "default_session")]
     pub session_timeout_ms: i32,
+    /// zoo.cfg's snapCount for every node (a snapshot after snapCount/2 + random(snapCount/2)
+    /// txns); unset keeps ZooKeeper's 100000, i.e. no snapshots in a short run.
+    #[serde(default)]
+    pub snap_count: Option<u64>,
     /// Simulated run length, e.g. "10s" or "1500ms".
     pub duration: String,
     /// Per-node tick-rate factor (node i uses entry i-1; missing entries are 1.0): 1.01

@@ -42,13 +42,13 @@ fn zxids_increase_passes_and_fails() {
 #[test]
 fn acked_writes_durable_passes_and_fails() {
     let h = good_history();
-    let full = Recovery { node: 1, crash_ms: 15, recovered: vec![Zxid(1), Zxid(3), Zxid(4)] };
+    let full = Recovery::from_log(1, 15, vec![Zxid(1), Zxid(3), Zxid(4)]);
     assert_eq!(check::acked_writes_durable(&h, &[full]).failure, None);
     // Zxid 5 was acknowledged at 20ms, after the crash at 15ms: losing it is allowed.
-    let lost_unacked = Recovery { node: 1, crash_ms: 15, recovered: vec![Zxid(3), Zxid(4)] };
+    let lost_unacked = Recovery::from_log(1, 15, vec![Zxid(3), Zxid(4)]);
     assert_eq!(check::acked_writes_durable(&h, &[lost_unacked]).failure, None);
     // Zxid 3 was acknowledged at 10ms, before the crash: losing it is a failure.
-    let lost_acked = Recovery { node: 1, crash_ms: 15, recovered: vec![Zxid(4)] };
+    let lost_acked = Recovery::from_log(1, 15, vec![Zxid(4)]);
     let f = check::acked_writes_durable(&h, &[lost_acked]).failure.expect("must fail");
     assert!(f.contains("acked write 0x3"), "{f}");
 }
@@ -107,4 +107,19 @@ fn liveness_fails_on_connection_loss_long_after_faults_end() {
     assert_eq!(check::liveness(&h, 15, 100, 10).failure, None, "15+10 > 15: too early to judge");
     let f = check::liveness(&h, 0, 100, 10).failure.expect("loss after healing must fail");
     assert!(f.contains("lost its connection"), "{f}");
+}
+
+/// The recovery checker fails when a restarted node's tree differs from a replay of its
+/// whole durable log (as a snapshot labelled one txn late would make it).
+#[test]
+fn recovery_matches_log_can_fail() {
+    use keeper_sim::check::recovery_matches_log;
+    let mut r = Recovery::from_log(1, 15, vec![Zxid(1)]);
+    r.recovered_digest = 7;
+    r.replayed_digest = 7;
+    assert!(recovery_matches_log(&[r.clone()]).failure.is_none());
+    r.snapshot_zxid = Zxid(9);
+    r.recovered_digest = 8;
+    let v = recovery_matches_log(&[r]);
+    assert!(v.failure.as_deref().is_some_and(|f| f.contains("snapshot 0x9")), "{v:?}");
 }
