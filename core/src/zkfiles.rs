@@ -19,23 +19,11 @@
 use bytes::Bytes;
 
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{op, Acl, Id};
+use crate::proto::{op, Acl};
+use crate::tree::StoredStat;
 use crate::txn::{Txn, TxnHeader, TxnRecord, CONTAINER_OWNER, TTL_OWNER_MASK};
 use crate::wire::jute::{DecodeError, Reader};
-
-/// ZooKeeper's persisted Stat (no dataLength/numChildren; cversion is the stored counter).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct StatPersisted {
-    pub czxid: i64,
-    pub mzxid: i64,
-    pub ctime: i64,
-    pub mtime: i64,
-    pub version: i32,
-    pub cversion: i32,
-    pub aversion: i32,
-    pub ephemeral_owner: i64,
-    pub pzxid: i64,
-}
+use crate::wire::records::read_acls;
 
 /// One znode of a ZooKeeper snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +32,8 @@ pub struct ZkNode {
     pub path: String,
     pub data: Bytes,
     pub acl: Vec<Acl>,
-    pub stat: StatPersisted,
+    /// ZooKeeper's StatPersisted, which has keeper's stored-stat layout exactly.
+    pub stat: StoredStat,
 }
 
 /// A parsed ZooKeeper snapshot.
@@ -71,32 +60,6 @@ const LOG_MAGIC: i32 = 0x5a4b_4c47; // "ZKLG"
 
 fn at(r: &Reader<'_>, what: &str, e: DecodeError) -> String {
     format!("{what} at offset {}: {e}", r.position())
-}
-
-fn read_acls(r: &mut Reader<'_>) -> Result<Vec<Acl>, DecodeError> {
-    let n = r.count(12)?;
-    let mut acl = Vec::with_capacity(n);
-    for _ in 0..n {
-        let perms = r.i32()?;
-        let scheme = r.string()?;
-        let id = r.string()?;
-        acl.push(Acl { perms, id: Id { scheme, id } });
-    }
-    Ok(acl)
-}
-
-fn read_stat(r: &mut Reader<'_>) -> Result<StatPersisted, DecodeError> {
-    Ok(StatPersisted {
-        czxid: r.i64()?,
-        mzxid: r.i64()?,
-        ctime: r.i64()?,
-        mtime: r.i64()?,
-        version: r.i32()?,
-        cversion: r.i32()?,
-        aversion: r.i32()?,
-        ephemeral_owner: r.i64()?,
-        pzxid: r.i64()?,
-    })
 }
 
 fn seal(bytes: &[u8], r: &mut Reader<'_>) -> Result<(), String> {
@@ -140,7 +103,7 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<ZkSnapshot, String> {
             }
             let data = r.buffer()?;
             let acl_ref = r.i64()?;
-            let stat = read_stat(&mut r)?;
+            let stat = StoredStat::decode(&mut r)?;
             let acl = match acl_ref {
                 -1 => Acl::open_unsafe(),
                 key => acl_cache.get(&key).cloned().ok_or_else(|| {

@@ -76,6 +76,34 @@ pub struct StoredStat {
     pub pzxid: i64,
 }
 
+impl StoredStat {
+    /// Writes the fields in ZooKeeper's `StatPersisted` order (also keeper's snapshot order).
+    pub fn encode(&self, w: &mut Writer) {
+        for v in [self.czxid, self.mzxid, self.ctime, self.mtime] {
+            w.i64(v);
+        }
+        w.i32(self.version);
+        w.i32(self.cversion);
+        w.i32(self.aversion);
+        w.i64(self.ephemeral_owner);
+        w.i64(self.pzxid);
+    }
+    /// Reads what `encode` writes (and what ZooKeeper's snapshots hold).
+    pub fn decode(r: &mut Reader<'_>) -> DecodeResult<StoredStat> {
+        Ok(StoredStat {
+            czxid: r.i64()?,
+            mzxid: r.i64()?,
+            ctime: r.i64()?,
+            mtime: r.i64()?,
+            version: r.i32()?,
+            cversion: r.i32()?,
+            aversion: r.i32()?,
+            ephemeral_owner: r.i64()?,
+            pzxid: r.i64()?,
+        })
+    }
+}
+
 /// The kind of node its stored ephemeralOwner encodes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum NodeKind {

@@ -6,8 +6,8 @@
 use super::{kind_of, DataTree, NodeKind, StoredStat, Znode};
 use crate::ids::Zxid;
 use crate::path;
-use crate::proto::{Acl, Id};
 use crate::wire::jute::{DecodeError, DecodeResult, Reader, Writer};
+use crate::wire::records::{read_acls, write_acls};
 use std::collections::BTreeSet;
 
 /// Smallest encoding of one node, for the pre-allocation bound on the count.
@@ -19,21 +19,8 @@ pub(super) fn encode(t: &DataTree, w: &mut Writer) {
     for (p, n) in &t.nodes {
         w.string(p);
         w.data(n.data.as_ref());
-        w.i32(n.acl.len() as i32);
-        for a in &n.acl {
-            w.i32(a.perms);
-            w.string(&a.id.scheme);
-            w.string(&a.id.id);
-        }
-        let s = &n.stat;
-        for v in [s.czxid, s.mzxid, s.ctime, s.mtime] {
-            w.i64(v);
-        }
-        w.i32(s.version);
-        w.i32(s.cversion);
-        w.i32(s.aversion);
-        w.i64(s.ephemeral_owner);
-        w.i64(s.pzxid);
+        write_acls(w, &n.acl);
+        n.stat.encode(w);
     }
 }
 
@@ -45,25 +32,8 @@ pub(super) fn decode(r: &mut Reader<'_>) -> DecodeResult<DataTree> {
     for i in 0..count {
         let p = r.string()?;
         let data = r.data()?;
-        let nacl = r.count(12)?;
-        let mut acl = Vec::with_capacity(nacl);
-        for _ in 0..nacl {
-            let perms = r.i32()?;
-            let scheme = r.string()?;
-            let id = r.string()?;
-            acl.push(Acl { perms, id: Id { scheme, id } });
-        }
-        let stat = StoredStat {
-            czxid: r.i64()?,
-            mzxid: r.i64()?,
-            ctime: r.i64()?,
-            mtime: r.i64()?,
-            version: r.i32()?,
-            cversion: r.i32()?,
-            aversion: r.i32()?,
-            ephemeral_owner: r.i64()?,
-            pzxid: r.i64()?,
-        };
+        let acl = read_acls(r)?;
+        let stat = StoredStat::decode(r)?;
         path::validate(&p).map_err(|_| bad(format!("invalid path {p:?}")))?;
         if (i == 0) != (p == "/") {
             return Err(bad("the root must come first, once".to_string()));
