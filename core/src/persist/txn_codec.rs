@@ -12,9 +12,10 @@
 //! cannot drive recursion deep); decoding consumes the payload exactly or fails.
 
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{op, Acl, Id};
+use crate::proto::op;
 use crate::txn::{Txn, TxnHeader, TxnRecord};
 use crate::wire::jute::{DecodeError, DecodeResult, Reader, Writer};
+use crate::wire::records::{read_acls, write_acls};
 
 /// Encodes a record as a log payload.
 pub fn encode_txn_record(rec: &TxnRecord) -> Vec<u8> {
@@ -67,7 +68,7 @@ fn encode_body(w: &mut Writer, txn: &Txn) {
         Txn::Create { path, data, acl, ephemeral_owner, parent_cversion } => {
             w.string(path);
             w.data(data.as_ref());
-            encode_acl(w, acl);
+            write_acls(w, acl);
             w.i64(*ephemeral_owner);
             w.i32(*parent_cversion);
         }
@@ -79,7 +80,7 @@ fn encode_body(w: &mut Writer, txn: &Txn) {
         }
         Txn::SetAcl { path, acl, version } => {
             w.string(path);
-            encode_acl(w, acl);
+            write_acls(w, acl);
             w.i32(*version);
         }
         Txn::Check { path, version } => {
@@ -108,13 +109,13 @@ fn decode_body(r: &mut Reader<'_>, ty: i32, top: bool) -> DecodeResult<Txn> {
         op::CREATE => Txn::Create {
             path: r.string()?,
             data: r.data()?,
-            acl: decode_acl(r)?,
+            acl: read_acls(r)?,
             ephemeral_owner: r.i64()?,
             parent_cversion: r.i32()?,
         },
         op::DELETE => Txn::Delete { path: r.string()? },
         op::SET_DATA => Txn::SetData { path: r.string()?, data: r.data()?, version: r.i32()? },
-        op::SET_ACL => Txn::SetAcl { path: r.string()?, acl: decode_acl(r)?, version: r.i32()? },
+        op::SET_ACL => Txn::SetAcl { path: r.string()?, acl: read_acls(r)?, version: r.i32()? },
         op::CHECK => Txn::Check { path: r.string()?, version: r.i32()? },
         op::ERROR => Txn::Error { err: r.i32()? },
         op::MULTI if top => {
@@ -140,26 +141,4 @@ fn decode_body(r: &mut Reader<'_>, ty: i32, top: bool) -> DecodeResult<Txn> {
         op::MULTI => return Err(DecodeError::Invalid("multi nested inside a multi".into())),
         other => return Err(DecodeError::Invalid(format!("unknown txn type {other}"))),
     })
-}
-
-fn encode_acl(w: &mut Writer, acl: &[Acl]) {
-    w.i32(acl.len() as i32);
-    for a in acl {
-        w.i32(a.perms);
-        w.string(&a.id.scheme);
-        w.string(&a.id.id);
-    }
-}
-
-fn decode_acl(r: &mut Reader<'_>) -> DecodeResult<Vec<Acl>> {
-    // perms + two string lengths: 12 bytes at least per entry.
-    let n = r.count(12)?;
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        let perms = r.i32()?;
-        let scheme = r.string()?;
-        let id = r.string()?;
-        v.push(Acl { perms, id: Id { scheme, id } });
-    }
-    Ok(v)
 }
