@@ -134,14 +134,7 @@ impl Election {
         }
         if !self.view.is_voter(from) {
             // An observer asking: tell it what we think (FastLeaderElection's WorkerReceiver).
-            if let Some(vote) = self.proposal {
-                let reply = Notification {
-                    state: PeerState::Looking,
-                    vote,
-                    election_epoch: self.logical_clock,
-                };
-                out.push(ElectionOutput::Send { to: from, n: reply });
-            }
+            self.answer(from, &mut out);
             return out;
         }
         if !self.view.is_voter(n.vote.leader) {
@@ -193,14 +186,7 @@ impl Election {
             self.broadcast(out);
         } else if n.election_epoch < self.logical_clock {
             // A straggler from an older round: tell it where we are.
-            if let Some(vote) = self.proposal {
-                let reply = Notification {
-                    state: PeerState::Looking,
-                    vote,
-                    election_epoch: self.logical_clock,
-                };
-                out.push(ElectionOutput::Send { to: from, n: reply });
-            }
+            self.answer(from, out);
             return;
         } else if self.proposal.is_none_or(|p| n.vote.beats(&p)) {
             self.proposal = Some(n.vote);
@@ -312,6 +298,18 @@ impl Election {
         self.finalize_at = None;
         self.proposal = Some(vote);
         out.push(ElectionOutput::Decided { vote, state });
+    }
+
+    /// Sends `to` our current proposal in our current round, if we have one.
+    fn answer(&self, to: ServerId, out: &mut Vec<ElectionOutput>) {
+        if let Some(vote) = self.proposal {
+            let n = Notification {
+                state: PeerState::Looking,
+                vote,
+                election_epoch: self.logical_clock,
+            };
+            out.push(ElectionOutput::Send { to, n });
+        }
     }
 
     fn broadcast(&mut self, out: &mut Vec<ElectionOutput>) {
