@@ -56,6 +56,9 @@ pub struct Config {
     /// SASL DIGEST-MD5 users (`user_<name>="<password>"` of the JAAS `Server` section);
     /// empty means SASL is not offered and a SASL request fails authentication.
     pub sasl_users: Vec<(String, String)>,
+    /// Known bugs to run with, for proving the simulator's checkers (inert unless built with
+    /// the `planted-bugs` feature).
+    pub planted: crate::planted::PlantedBugs,
 }
 
 /// The version keeper reports to clients: ZooKeeper 3.9-compatible, so clients enable
@@ -89,6 +92,7 @@ impl Config {
             data_log_dir: String::new(),
             host_name: "localhost".to_string(),
             sasl_users: Vec::new(),
+            planted: crate::planted::PlantedBugs::default(),
         }
     }
 }

@@ -280,6 +280,9 @@ impl Sim {
         if let Some(n) = self.sc.snap_count {
             config.snap_count = n;
         }
+        for name in &self.sc.planted {
+            config.planted.enable(name).expect("validated when the scenario was loaded");
+        }
         let seed = stream(self.seed, STREAM_NODE, id).next_u64();
         let n = &mut self.nodes[idx(id)];
         n.incarnation += 1;

@@ -24,6 +24,10 @@ pub struct Scenario {
     /// txns); unset keeps ZooKeeper's 100000, i.e. no snapshots in a short run.
     #[serde(default)]
     pub snap_count: Option<u64>,
+    /// Known bugs every node runs with, by name (e.g. "reply-before-persist"); only in
+    /// builds with the `planted-bugs` feature, to prove the checkers catch them.
+    #[serde(default)]
+    pub planted: Vec<String>,
     /// Simulated run length, e.g. "10s" or "1500ms".
     pub duration: String,
     /// Per-node tick-rate factor (node i uses entry i-1; missing entries are 1.0): 1.01
@@ -176,6 +180,10 @@ impl Scenario {
         parse_duration_ms(&self.duration).expect("validated")
     }
     fn validate(&self) -> Result<(), String> {
+        let mut planted = keeper_core::planted::PlantedBugs::default();
+        for name in &self.planted {
+            planted.enable(name)?;
+        }
         if self.nodes == 0 {
             return Err("nodes must be at least 1".into());
         }
