@@ -4,40 +4,11 @@
 
 use std::time::Duration;
 
-use keeper_core::zoocfg::ZooCfg;
+mod common;
+
+use common::{four_letter, start_server as start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-/// Starts a standalone server with a temp dataDir; returns its address and the stop switch.
-async fn start(extra: &str) -> (std::net::SocketAddr, watch::Sender<bool>) {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("keeper-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let text = format!("dataDir={}\ntickTime=100\nclientPort=0\n{extra}", dir.display());
-    let cfg = ZooCfg::parse(&text).expect("valid test config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if let Err(e) = keeper_net::startup::serve(cfg, listener, stop_rx).await {
-            panic!("server failed to start: {e}");
-        }
-    });
-    (addr, stop_tx)
-}
-
-async fn four_letter(addr: std::net::SocketAddr, cmd: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(cmd.as_bytes()).await.unwrap();
-    let mut text = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut text))
-        .await
-        .expect("server closes after a four-letter word")
-        .unwrap();
-    text
-}
+use tokio::net::TcpStream;
 
 /// `ruok` answers `imok` (ZooKeeper admin guide, four letter words).
 #[tokio::test]

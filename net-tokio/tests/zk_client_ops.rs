@@ -8,10 +8,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use keeper_core::zoocfg::ZooCfg;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+mod common;
 use zookeeper_client as zk;
 use zookeeper_client::{Acl, Acls, AddWatchMode, AuthId, CreateMode, EventType, Permission};
 
@@ -27,34 +26,17 @@ struct Server {
 impl Server {
     /// Starts a standalone server with TTL nodes, the super digest and fast container checks.
     async fn start() -> Server {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("keeper-ops-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let text = format!(
-            "dataDir={}\ntickTime=100\nclientPort=0\nextendedTypesEnabled=true\n\
-             znode.container.checkIntervalMs=100\n4lw.commands.whitelist=*\n\
-             DigestAuthenticationProvider.superDigest={SUPER_DIGEST}\n",
-            dir.display()
+        let extra = format!(
+            "extendedTypesEnabled=true\nznode.container.checkIntervalMs=100\n\
+             4lw.commands.whitelist=*\nDigestAuthenticationProvider.superDigest={SUPER_DIGEST}\n"
         );
-        let cfg = ZooCfg::parse(&text).expect("valid test config");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop_tx, stop_rx) = watch::channel(false);
-        tokio::spawn(async move {
-            if let Err(e) = keeper_net::startup::serve(cfg, listener, stop_rx).await {
-                panic!("server failed to start: {e}");
-            }
-        });
-        Server { addr, _stop: stop_tx }
+        let (addr, stop) = common::start_server(&extra).await;
+        Server { addr, _stop: stop }
     }
 
     /// The `Total watches:` count of the `wchs` four-letter word.
     async fn total_watches(&self) -> usize {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        stream.write_all(b"wchs").await.unwrap();
-        let mut text = String::new();
-        within(stream.read_to_string(&mut text)).await.unwrap();
+        let text = common::four_letter(self.addr, "wchs").await;
         let total = text.lines().find_map(|l| l.strip_prefix("Total watches:"));
         total.and_then(|t| t.trim().parse().ok()).unwrap_or_else(|| panic!("wchs: {text:?}"))
     }
