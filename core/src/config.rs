@@ -59,6 +59,68 @@ pub struct Config {
     /// Known bugs to run with, for proving the simulator's checkers (inert unless built with
     /// the `planted-bugs` feature).
     pub planted: crate::planted::PlantedBugs,
+    /// The ensemble this server belongs to; `None` runs standalone.
+    pub ensemble: Option<Ensemble>,
+}
+
+/// The members of a replicated ensemble and Zab's time limits.
+///
+/// Invariant: `participants` is non-empty, sorted and disjoint from `observers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ensemble {
+    /// Voting members (server ids), sorted.
+    pub participants: Vec<ServerId>,
+    /// Non-voting members, sorted.
+    pub observers: Vec<ServerId>,
+    /// `initLimit`: ticks a leader may take to establish, and a learner to sync.
+    pub init_limit_ticks: u64,
+    /// `syncLimit`: ticks without hearing from the other side before a link counts as lost.
+    pub sync_limit_ticks: u64,
+    /// Election timing, in ticks.
+    pub election: crate::election::Timing,
+}
+
+impl Ensemble {
+    /// An ensemble of `participants` and `observers` with ZooKeeper's usual limits
+    /// (initLimit 10, syncLimit 5) and election timing derived from `tick_ms` (ZooKeeper's
+    /// finalize wait and first resend of 200 ms, a resend backoff capped at 2 s).
+    pub fn new(
+        participants: impl IntoIterator<Item = ServerId>,
+        observers: impl IntoIterator<Item = ServerId>,
+        tick_ms: u64,
+    ) -> Ensemble {
+        let mut participants: Vec<ServerId> = participants.into_iter().collect();
+        participants.sort();
+        participants.dedup();
+        let mut observers: Vec<ServerId> =
+            observers.into_iter().filter(|o| !participants.contains(o)).collect();
+        observers.sort();
+        observers.dedup();
+        assert!(!participants.is_empty(), "an ensemble needs a participant");
+        let ticks = |ms: u64| ms.div_ceil(tick_ms.max(1)).max(1);
+        Ensemble {
+            participants,
+            observers,
+            init_limit_ticks: 10,
+            sync_limit_ticks: 5,
+            election: crate::election::Timing {
+                finalize_wait_ticks: ticks(200),
+                resend_min_ticks: ticks(200),
+                resend_max_ticks: ticks(2000).max(ticks(200)),
+            },
+        }
+    }
+    /// The voting view of this configuration.
+    pub fn view(&self) -> crate::election::QuorumView {
+        crate::election::QuorumView::new(
+            self.participants.iter().copied(),
+            self.observers.iter().copied(),
+        )
+    }
+    /// Every member but `me`, participants first.
+    pub fn others(&self, me: ServerId) -> impl Iterator<Item = ServerId> + '_ {
+        self.participants.iter().chain(self.observers.iter()).copied().filter(move |s| *s != me)
+    }
 }
 
 /// The version keeper reports to clients: ZooKeeper 3.9-compatible, so clients enable
@@ -93,6 +155,7 @@ impl Config {
             host_name: "localhost".to_string(),
             sasl_users: Vec::new(),
             planted: crate::planted::PlantedBugs::default(),
+            ensemble: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Everything that can happen to a node: the only way the outside world reaches the core.
 
-use crate::ids::{ConnId, PersistSeq, Xid};
+use crate::ids::{ConnId, PersistSeq, ServerId, Xid};
+use crate::peer::PeerMsg;
 use crate::proto::{ConnectRequest, Request};
 
 /// One event delivered to [`crate::node::Node::handle`].
@@ -25,4 +26,9 @@ pub enum Input {
     ClientClosed { conn: ConnId },
     /// Storage made every `Persist` numbered `<= up_to` durable.
     Persisted { up_to: PersistSeq },
+    /// A message from another server of the ensemble, on the connection to it.
+    Peer { from: ServerId, msg: PeerMsg },
+    /// The connection to `id` broke (reset, timeout, or the driver gave up on it): whatever
+    /// was in flight on it is lost, and the next message from `id` starts a new connection.
+    PeerDown { id: ServerId },
 }

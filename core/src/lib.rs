@@ -31,6 +31,7 @@ pub mod limits;
 pub mod node;
 pub mod output;
 pub mod path;
+pub mod peer;
 pub mod persist;
 pub mod planted;
 pub mod proto;

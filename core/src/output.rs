@@ -4,7 +4,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::ids::{ConnId, PersistSeq, Xid, Zxid};
+use crate::ids::{ConnId, PersistSeq, ServerId, Xid, Zxid};
+use crate::peer::PeerMsg;
 use crate::proto::{ConnectResponse, ReplyResult, WatchedEvent};
 use crate::txn::TxnRecord;
 
@@ -16,6 +17,13 @@ pub enum DurableWrite {
     /// Write a snapshot image of the state at `zxid` (encoded by `persist::snapshot`),
     /// after which log files wholly before it may be purged.
     Snapshot { zxid: Zxid, image: Bytes },
+    /// Drop every logged record above `to`, and every snapshot labelled above it: the
+    /// node's history ends at `to` (a learner's divergent suffix, found at sync).
+    Truncate { to: Zxid },
+    /// Record acceptedEpoch (ZooKeeper's `acceptedEpoch` file).
+    AcceptedEpoch(u32),
+    /// Record currentEpoch (ZooKeeper's `currentEpoch` file).
+    CurrentEpoch(u32),
 }
 
 /// Role changes, for status, metrics and traces.
@@ -60,6 +68,28 @@ pub enum Output {
     Close { conn: ConnId },
     /// The node's role changed.
     Role(Mode),
+    /// Send a message to another server.
+    Send { to: ServerId, msg: PeerMsg },
+    /// Something happened inside the protocol that checkers and fault triggers watch for;
+    /// a real server may log it and otherwise ignores it.
+    Event(ProtocolEvent),
+}
+
+/// Observable protocol steps (for the simulator's checkers and event-triggered faults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolEvent {
+    /// The node's tree now holds the txn `zxid`; `digest` is the tree's digest after it.
+    Applied { zxid: Zxid, digest: u64 },
+    /// The node's tree was replaced by a snapshot of the leader's at `zxid`.
+    Snapped { zxid: Zxid, digest: u64 },
+    /// The node started from its disk with its tree at `zxid`.
+    Recovered { zxid: Zxid, digest: u64 },
+    /// The node leads `epoch`: a quorum acknowledged NEWLEADER.
+    Established { epoch: u32 },
+    /// The leader committed every proposal up to `zxid`.
+    Committed { zxid: Zxid },
+    /// The node left its role and is looking for a leader.
+    Looking { last_zxid: Zxid },
 }
 
 impl fmt::Display for Output {
@@ -85,7 +115,29 @@ impl fmt::Display for Output {
             }
             Output::Text { conn, text } => write!(f, "{conn} text {} bytes", text.len()),
             Output::Close { conn } => write!(f, "{conn} close"),
+            Output::Persist { seq, write: DurableWrite::Truncate { to } } => {
+                write!(f, "persist seq={seq} truncate to {to}")
+            }
+            Output::Persist { seq, write: DurableWrite::AcceptedEpoch(e) } => {
+                write!(f, "persist seq={seq} acceptedEpoch {e}")
+            }
+            Output::Persist { seq, write: DurableWrite::CurrentEpoch(e) } => {
+                write!(f, "persist seq={seq} currentEpoch {e}")
+            }
             Output::Role(m) => write!(f, "role {}", m.as_str()),
+            Output::Send { to, msg } => write!(f, "send to={to} {}", short(msg)),
+            Output::Event(e) => write!(f, "event {e:?}"),
         }
+    }
+}
+
+/// A one-line rendering of a peer message for traces (snapshot images by size only).
+fn short(msg: &PeerMsg) -> String {
+    match msg {
+        PeerMsg::Snap { zxid, image } => format!("snap {zxid} ({} bytes)", image.len()),
+        PeerMsg::Proposal(r) | PeerMsg::Inform(r) => {
+            format!("{} {} {:?}", msg.kind(), r.header.zxid, r.txn)
+        }
+        other => format!("{other:?}"),
     }
 }

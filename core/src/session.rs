@@ -62,7 +62,11 @@ impl SessionTable {
     pub fn get_mut(&mut self, id: SessionId) -> Option<&mut Session> {
         self.sessions.get_mut(&id)
     }
-    /// Every live session in id order.
+    /// Every live session in id order, mutably.
+    pub fn iter_mut_all(&mut self) -> impl Iterator<Item = &mut Session> {
+        self.sessions.values_mut()
+    }
+    /// Every session, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values()
     }

@@ -120,6 +120,16 @@ fn route(
             info!(mode = mode.as_str(), "role changed");
             return;
         }
+        Output::Event(e) => {
+            tracing::trace!(?e, "protocol event");
+            return;
+        }
+        Output::Send { to, msg } => {
+            // Startup refuses ensemble configurations until the peer transport exists, so
+            // a standalone node never addresses a peer.
+            warn!(%to, kind = msg.kind(), "no peer transport; message dropped");
+            return;
+        }
         Output::Connected { conn, resp } => {
             let mut buf = Vec::new();
             codec::encode_connect_response(&resp, &mut buf);

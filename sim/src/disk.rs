@@ -83,39 +83,51 @@ impl Disk {
         pending.len()
     }
 
-    /// What a restart recovers: the newest snapshot that decodes, and every logged record
-    /// after it, as the real storage hands them over.
+    /// What a restart recovers: the newest snapshot that decodes, every logged record
+    /// after it, and the epochs, as the real storage hands them over. Truncations drop
+    /// the records and snapshots above their point, in write order.
     pub fn recover(&self) -> Recovered {
-        let writes: Vec<&DurableWrite> =
-            self.durable.iter().chain(self.synced.iter().map(|(_, w)| w)).collect();
-        let snapshot = writes.iter().rev().find_map(|w| match w {
+        let mut snaps: Vec<&DurableWrite> = Vec::new();
+        let mut log: Vec<&keeper_core::txn::TxnRecord> = Vec::new();
+        let mut epochs = keeper_core::persist::Epochs::default();
+        for w in self.durable.iter().chain(self.synced.iter().map(|(_, w)| w)) {
+            match w {
+                DurableWrite::Append(r) => log.push(r),
+                DurableWrite::Snapshot { .. } => snaps.push(w),
+                DurableWrite::Truncate { to } => {
+                    log.retain(|r| r.header.zxid <= *to);
+                    snaps
+                        .retain(|s| matches!(s, DurableWrite::Snapshot { zxid, .. } if zxid <= to));
+                }
+                DurableWrite::AcceptedEpoch(e) => epochs.accepted = Some(*e),
+                DurableWrite::CurrentEpoch(e) => epochs.current = Some(*e),
+            }
+        }
+        let snapshot = snaps.iter().rev().find_map(|w| match w {
             DurableWrite::Snapshot { image, .. } => {
                 keeper_core::persist::decode_snapshot(image).ok()
             }
-            DurableWrite::Append(_) => None,
+            _ => None,
         });
         let after = snapshot.as_ref().map_or(keeper_core::ids::Zxid::ZERO, |s| s.zxid);
-        let log = writes
-            .iter()
-            .filter_map(|w| match w {
-                DurableWrite::Append(r) if r.header.zxid > after => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
-        Recovered { snapshot, log }
+        let log = log.into_iter().filter(|r| r.header.zxid > after).cloned().collect();
+        Recovered { snapshot, log, epochs }
     }
 
     /// Every durable log record, oldest first (the simulated disk never purges), for
-    /// checking a recovery against a replay from nothing.
-    pub fn all_appends(&self) -> Vec<keeper_core::txn::TxnRecord> {
-        self.durable
-            .iter()
-            .chain(self.synced.iter().map(|(_, w)| w))
-            .filter_map(|w| match w {
-                DurableWrite::Append(r) => Some(r.clone()),
-                DurableWrite::Snapshot { .. } => None,
-            })
-            .collect()
+    /// checking a recovery against a replay from nothing; `None` when the node's state
+    /// came from another server's snapshot (a truncation happened), which no replay of
+    /// its own log can rebuild.
+    pub fn all_appends(&self) -> Option<Vec<keeper_core::txn::TxnRecord>> {
+        let mut out = Vec::new();
+        for w in self.durable.iter().chain(self.synced.iter().map(|(_, w)| w)) {
+            match w {
+                DurableWrite::Append(r) => out.push(r.clone()),
+                DurableWrite::Truncate { .. } => return None,
+                _ => {}
+            }
+        }
+        Some(out)
     }
 
     fn latency(&mut self) -> u64 {

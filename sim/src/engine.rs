@@ -10,8 +10,9 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use keeper_core::config::Config;
-use keeper_core::output::DurableWrite;
+use keeper_core::config::{Config, Ensemble};
+use keeper_core::output::{DurableWrite, Mode};
+use keeper_core::peer::PeerMsg;
 use keeper_core::persist::Recovered;
 use keeper_core::{ConnId, Input, Node, Output, PersistSeq, ServerId, Zxid};
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -20,8 +21,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::check::{self, Op, Recovery, Verdict};
 use crate::client::{Client, ConnState};
 
+mod peers;
 mod sessions;
 use crate::disk::Disk;
+use crate::history::Histories;
 use crate::scenario::{parse_duration_ms, Action, Scenario};
 use crate::trace::Trace;
 
@@ -77,6 +80,18 @@ enum Event {
     SlowFsyncEnd {
         node: u64,
     },
+    /// A message between servers, on connection `generation` of their pair.
+    ToPeer {
+        from: u64,
+        to: u64,
+        generation: u64,
+        msg: PeerMsg,
+    },
+    /// `node` learns that its connection to `peer` broke.
+    PeerDown {
+        node: u64,
+        peer: u64,
+    },
 }
 
 /// One simulated server.
@@ -104,6 +119,8 @@ pub struct Summary {
     pub ops_total: u64,
     pub verdicts: Vec<Verdict>,
     pub trace_hash: u64,
+    /// Times from losing a leader (or the start) to the next established leader, in ms.
+    pub elections_ms: Vec<u64>,
 }
 
 impl Summary {
@@ -134,6 +151,17 @@ pub struct Sim {
     latency_max_ms: u64,
     trace: Trace,
     processed: u64,
+    peer_rng: ChaCha8Rng,
+    links: BTreeMap<(u64, u64), peers::PeerLink>,
+    /// Directed (from, to) pairs a partition cuts.
+    cuts: std::collections::BTreeSet<(u64, u64)>,
+    /// Last delivery time per directed server pair.
+    peer_last: BTreeMap<(u64, u64), u64>,
+    /// Each node's role as it last reported it.
+    modes: Vec<Mode>,
+    hist: Histories,
+    leader_lost_at: Option<u64>,
+    elections_ms: Vec<u64>,
 }
 
 /// Derives an independent stream for one concern (`label`, `index`) from the run seed.
@@ -148,6 +176,7 @@ const STREAM_NETWORK: u64 = 1;
 const STREAM_NODE: u64 = 2;
 const STREAM_DISK: u64 = 3;
 const STREAM_CLIENT: u64 = 4;
+const STREAM_PEER: u64 = 5;
 
 /// Draws uniformly from the inclusive range `[lo, hi]`.
 pub fn between(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
@@ -173,6 +202,7 @@ impl Sim {
             .map(|c| Client::new(c, stream(seed, STREAM_CLIENT, u64::from(c))))
             .collect();
         let latency_max_ms = sc.network.latency_ms[1];
+        let sc_nodes = sc.nodes;
         Sim {
             net_rng: stream(seed, STREAM_NETWORK, 0),
             sc,
@@ -192,6 +222,14 @@ impl Sim {
             latency_max_ms,
             trace,
             processed: 0,
+            peer_rng: stream(seed, STREAM_PEER, 0),
+            links: BTreeMap::new(),
+            cuts: Default::default(),
+            peer_last: BTreeMap::new(),
+            modes: vec![Mode::Standalone; sc_nodes as usize],
+            hist: Histories::default(),
+            leader_lost_at: (sc_nodes > 1).then_some(0),
+            elections_ms: Vec::new(),
         }
     }
 
@@ -271,6 +309,10 @@ impl Sim {
                 }
             }
             Event::SlowFsyncEnd { node } => self.nodes[idx(node)].disk.extra_ms = 0,
+            Event::ToPeer { from, to, generation, msg } => {
+                self.peer_arrive(from, to, generation, msg)
+            }
+            Event::PeerDown { node, peer } => self.peer_down(node, peer),
         }
     }
 
@@ -283,6 +325,18 @@ impl Sim {
         for name in &self.sc.planted {
             config.planted.enable(name).expect("validated when the scenario was loaded");
         }
+        if self.sc.nodes > 1 {
+            let observers: Vec<ServerId> = self.sc.observers.iter().map(|o| ServerId(*o)).collect();
+            let participants = (1..=self.sc.nodes).map(ServerId).filter(|s| !observers.contains(s));
+            let mut ens = Ensemble::new(participants, observers.clone(), self.sc.tick_ms);
+            ens.init_limit_ticks = self.sc.init_limit;
+            ens.sync_limit_ticks = self.sc.sync_limit;
+            config.ensemble = Some(ens);
+            config.min_session_timeout_ms =
+                config.min_session_timeout_ms.min(self.sc.session_timeout_ms);
+            config.max_session_timeout_ms =
+                config.max_session_timeout_ms.max(self.sc.session_timeout_ms);
+        }
         let seed = stream(self.seed, STREAM_NODE, id).next_u64();
         let n = &mut self.nodes[idx(id)];
         n.incarnation += 1;
@@ -290,6 +344,15 @@ impl Sim {
         n.node = Some(Node::new(config, recovered, seed));
         n.crashed_at = None;
         self.trace.event(self.now, "start", &format!("node={id} incarnation={}", n.incarnation));
+        let mut outs = Vec::new();
+        if let Some(core) = self.nodes[idx(id)].node.as_mut() {
+            while let Some(o) = core.poll() {
+                outs.push(o);
+            }
+        }
+        for o in outs {
+            self.route(id, o);
+        }
         self.schedule_tick(id);
     }
 
@@ -360,7 +423,9 @@ impl Sim {
                     self.schedule(at, Event::ToClient { client, conn: conn.0, out });
                 }
             }
-            Output::Role(_) => {}
+            Output::Role(m) => self.modes[idx(node)] = m,
+            Output::Send { to, msg } => self.send_peer(node, to.0, msg),
+            Output::Event(e) => self.observe(node, e),
         }
     }
 
@@ -389,7 +454,11 @@ impl Sim {
             | Input::ClientRequest { conn, .. }
             | Input::ClientBadRequest { conn, .. }
             | Input::ClientFourLetter { conn, .. } => conn.0,
-            Input::ClientClosed { .. } | Input::Tick { .. } | Input::Persisted { .. } => return,
+            Input::ClientClosed { .. }
+            | Input::Tick { .. }
+            | Input::Persisted { .. }
+            | Input::Peer { .. }
+            | Input::PeerDown { .. } => return,
         };
         if let Some(&client) = self.conns.get(&conn) {
             let at = self.link_time(false, conn);
@@ -401,7 +470,16 @@ impl Sim {
     }
 
     fn fault(&mut self, index: usize) {
-        let f = self.sc.faults[index].clone();
+        let mut f = self.sc.faults[index].clone();
+        if let Some(role) = &f.role {
+            match self.resolve_role(role) {
+                Some(n) => f.node = n,
+                None => {
+                    self.trace.event(self.now, "fault", &format!("{:?} no {role}", f.action));
+                    return;
+                }
+            }
+        }
         self.trace.event(self.now, "fault", &format!("{:?} node={}", f.action, f.node));
         let dur = f.duration.as_deref().map(|d| parse_duration_ms(d).expect("validated"));
         match f.action {
@@ -416,6 +494,7 @@ impl Sim {
                 self.schedule(self.now + dur.unwrap_or(0), Event::SlowFsyncEnd { node: f.node });
             }
             Action::Latency => self.latency_max_ms = f.ms.unwrap_or(self.sc.network.latency_ms[1]),
+            Action::Partition | Action::OneWay | Action::Heal => self.network_fault(&f),
         }
     }
 
@@ -431,6 +510,13 @@ impl Sim {
         let lost = n.disk.crash();
         self.logs.push((id, std::mem::take(&mut n.appended)));
         self.trace.event(now, "crash", &format!("node={id} unsynced_lost={lost}"));
+        if self.modes[idx(id)] == Mode::Leader && self.leader_lost_at.is_none() {
+            self.leader_lost_at = Some(now);
+        }
+        self.modes[idx(id)] = Mode::Looking;
+        if self.sc.nodes > 1 {
+            self.break_links_of(id);
+        }
         // Every connection to the node breaks; its clients see the close after a latency.
         let dead: Vec<(u64, u32)> = self
             .clients
@@ -461,10 +547,13 @@ impl Sim {
         let crash_ms = self.nodes[idx(id)].crashed_at.unwrap_or(self.now);
         let zxids = recovered.log.iter().map(|r| r.header.zxid).collect();
         let snapshot_zxid = recovered.snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
-        let mut replayed = keeper_core::tree::DataTree::new();
-        for rec in self.nodes[idx(id)].disk.all_appends() {
-            replayed.apply(&rec);
-        }
+        let replayed = self.nodes[idx(id)].disk.all_appends().map(|recs| {
+            let mut tree = keeper_core::tree::DataTree::new();
+            for rec in &recs {
+                tree.apply(rec);
+            }
+            tree
+        });
         self.start_node(id, recovered);
         let recovered_digest = self.nodes[idx(id)].node.as_ref().map_or(0, |n| n.tree().digest());
         self.recoveries.push(Recovery {
@@ -473,7 +562,7 @@ impl Sim {
             recovered: zxids,
             snapshot_zxid,
             recovered_digest,
-            replayed_digest: replayed.digest(),
+            replayed_digest: replayed.map_or(recovered_digest, |t| t.digest()),
         });
     }
 
@@ -491,13 +580,23 @@ impl Sim {
             })
             .max()
             .unwrap_or(0);
-        let verdicts = vec![
+        if self.sc.nodes > 1 {
+            for op in &self.history {
+                if let (true, Some(0), Some(z)) = (op.is_write, op.err, op.zxid) {
+                    self.hist.committed(z);
+                }
+            }
+        }
+        let mut verdicts = vec![
             check::zxids_increase(&self.logs),
             check::acked_writes_durable(&self.history, &self.recoveries),
             check::recovery_matches_log(&self.recoveries),
             check::session_order(&self.history),
             check::liveness(&self.history, last_fault, self.now, self.sc.expect.liveness_ms),
         ];
+        if self.sc.nodes > 1 {
+            verdicts.extend(self.hist.verdicts());
+        }
         for v in &verdicts {
             let d = v.failure.as_deref().unwrap_or("ok");
             self.trace.event(self.now, "check", &format!("{} {d}", v.name));
@@ -512,6 +611,7 @@ impl Sim {
             ops_total: self.history.len() as u64,
             verdicts,
             trace_hash: self.trace.hash(),
+            elections_ms: self.elections_ms,
         }
     }
 }

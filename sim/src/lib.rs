@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod disk;
 pub mod engine;
+pub mod history;
 pub mod scenario;
 pub mod trace;
 

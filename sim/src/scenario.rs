@@ -34,6 +34,15 @@ pub struct Scenario {
     /// means that node's ticks come 1% further apart, as a slow clock would make them.
     #[serde(default)]
     pub clock_drift: Vec<f64>,
+    /// Which of the nodes are observers (non-voting learners); the rest are participants.
+    /// With `nodes = 1` the node runs standalone, otherwise as an ensemble.
+    #[serde(default)]
+    pub observers: Vec<u64>,
+    /// zoo.cfg's initLimit and syncLimit, in ticks.
+    #[serde(default = "default_init_limit")]
+    pub init_limit: u64,
+    #[serde(default = "default_sync_limit")]
+    pub sync_limit: u64,
     #[serde(default)]
     pub workload: Workload,
     #[serde(default)]
@@ -96,6 +105,11 @@ pub struct Disk {
 #[serde(deny_unknown_fields)]
 pub struct Network {
     pub latency_ms: [u64; 2],
+    /// Probability that a message between two servers is lost. As on TCP, a loss breaks
+    /// the connection: nothing after it on that connection arrives, and both ends learn
+    /// of the break when the connection is made again.
+    #[serde(default)]
+    pub loss: f64,
 }
 
 /// One scheduled fault.
@@ -106,6 +120,20 @@ pub struct Fault {
     pub action: Action,
     #[serde(default = "one")]
     pub node: u64,
+    /// Instead of `node`, a role resolved when the fault fires: "leader" (the established
+    /// leader), "follower" (a follower, the lowest id), "looking" (a node without a role).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// For `partition`: groups of node ids that can reach only their own group. A node
+    /// in no group still reaches every node (a bridge).
+    #[serde(default)]
+    pub groups: Vec<Vec<u64>>,
+    /// For `one_way`: messages from these nodes ...
+    #[serde(default)]
+    pub from: Vec<u64>,
+    /// ... to these nodes are lost (the other direction still works).
+    #[serde(default)]
+    pub to: Vec<u64>,
     /// For `pause`: how long; for `slow_fsync`: how long the slow period lasts.
     #[serde(default)]
     pub duration: Option<String>,
@@ -123,6 +151,12 @@ pub enum Action {
     Pause,
     SlowFsync,
     Latency,
+    /// Cut the network between `groups` (both directions).
+    Partition,
+    /// Cut messages `from` → `to` only.
+    OneWay,
+    /// Remove every cut.
+    Heal,
 }
 
 /// Expectations checked after the run.
@@ -145,7 +179,7 @@ impl Default for Disk {
 }
 impl Default for Network {
     fn default() -> Network {
-        Network { latency_ms: [1, 3] }
+        Network { latency_ms: [1, 3], loss: 0.0 }
     }
 }
 impl Default for Expect {
@@ -156,6 +190,12 @@ impl Default for Expect {
 
 fn one() -> u64 {
     1
+}
+fn default_init_limit() -> u64 {
+    10
+}
+fn default_sync_limit() -> u64 {
+    5
 }
 fn default_tick() -> u64 {
     50
@@ -208,8 +248,27 @@ impl Scenario {
         if self.workload.clients > 0 && total == 0 {
             return Err("workload.mix: all weights are zero".into());
         }
+        let exists = |n: &u64| *n >= 1 && *n <= self.nodes;
+        if let Some(o) = self.observers.iter().find(|o| !exists(o)) {
+            return Err(format!("observers: no node {o}"));
+        }
+        if self.nodes > 1 && self.observers.len() as u64 >= self.nodes {
+            return Err("observers: an ensemble needs a participant".into());
+        }
+        if !(0.0..1.0).contains(&self.network.loss) {
+            return Err(format!("network.loss {} must be in [0, 1)", self.network.loss));
+        }
         for f in &self.faults {
             parse_duration_ms(&f.at)?;
+            let named = f.groups.iter().flatten().chain(&f.from).chain(&f.to);
+            if let Some(n) = named.clone().find(|n| !exists(n)) {
+                return Err(format!("fault at {}: no node {n}", f.at));
+            }
+            if let Some(r) = &f.role {
+                if !matches!(r.as_str(), "leader" | "follower" | "looking") {
+                    return Err(format!("fault at {}: unknown role {r:?}", f.at));
+                }
+            }
             if let Some(d) = &f.duration {
                 parse_duration_ms(d)?;
             }

@@ -45,6 +45,8 @@ impl Node {
                 latency_total_ms: 0,
                 latency_count: 0,
                 sasl: None,
+                with_leader: 0,
+                queued: Default::default(),
             },
         );
         if limit > 0 && same_ip >= limit {
@@ -85,6 +87,11 @@ impl Node {
         }
         c.received += 1;
         self.stats.packets_received += 1;
+        if !self.serving() {
+            // Not serving (looking for a leader, or syncing): ZooKeeper drops the client.
+            self.close_conn(conn);
+            return;
+        }
         if req.last_zxid_seen > self.last_zxid {
             // The client has seen a newer state than ours: it must try another server.
             self.close_conn(conn);
@@ -94,6 +101,10 @@ impl Node {
             .timeout_ms
             .clamp(self.config.min_session_timeout_ms, self.config.max_session_timeout_ms);
         let read_only = req.read_only.map(|_| false);
+        if req.session_id == SessionId::NONE && !self.makes_txns() {
+            self.learner_new_session(conn, timeout_ms);
+            return;
+        }
         if req.session_id == SessionId::NONE {
             let id = self.sessions.next_session_id();
             self.create_session(id, timeout_ms);
@@ -130,6 +141,9 @@ impl Node {
         self.attach(conn, req.session_id, timeout_ms);
         let deadline = self.deadline_for(timeout_ms);
         self.sessions.touch(req.session_id, deadline);
+        if !self.makes_txns() {
+            self.learner_touch(req.session_id);
+        }
         let resp = ConnectResponse {
             protocol_version: 0,
             timeout_ms,
@@ -140,7 +154,7 @@ impl Node {
         self.emit(crate::output::Output::Connected { conn, resp }, None);
     }
 
-    fn attach(&mut self, conn: ConnId, id: SessionId, timeout_ms: i32) {
+    pub(super) fn attach(&mut self, conn: ConnId, id: SessionId, timeout_ms: i32) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.phase = Phase::Open;
             c.session = Some(id);
@@ -198,7 +212,28 @@ impl Node {
         let timeout_ms = self.conns[&conn].timeout_ms;
         let deadline = self.deadline_for(timeout_ms);
         self.sessions.touch(session, deadline);
+        if !self.makes_txns() {
+            self.learner_touch(session);
+            // A learner answers a connection in order: nothing overtakes a request that is
+            // with the leader, and nothing overtakes what already waits behind one.
+            let c = self.conns.get_mut(&conn).expect("checked above");
+            let to_leader = super::learner::goes_to_leader(&req);
+            if !c.queued.is_empty() || (c.with_leader > 0 && !to_leader) {
+                c.queued.push_back((xid, req, wall_ms));
+                return;
+            }
+        }
+        self.dispatch_request(conn, xid, req, wall_ms);
+    }
+
+    /// Runs one validated request of an open connection.
+    pub(super) fn dispatch_request(&mut self, conn: ConnId, xid: Xid, req: Request, wall_ms: u64) {
+        let Some(session) = self.conns.get(&conn).and_then(|c| c.session) else { return };
         let arrived = Some(wall_ms);
+        if !self.makes_txns() && super::learner::goes_to_leader(&req) {
+            self.learner_request(conn, xid, session, req, wall_ms);
+            return;
+        }
         match req {
             Request::Ping => self.reply(conn, xid, Ok(Response::Empty), arrived),
             Request::Auth { scheme, auth, .. } => self.on_auth(conn, xid, &scheme, &auth),
@@ -216,7 +251,11 @@ impl Node {
                 };
                 self.reply(conn, xid, Err(err), arrived);
             }
-            Request::CloseSession => self.on_close_session(conn, xid, session, wall_ms),
+            Request::CloseSession => {
+                if self.can_propose() {
+                    self.on_close_session(conn, xid, session, wall_ms)
+                }
+            }
             Request::Sync { path } => {
                 let result = crate::path::validate(&path).map(|_| Response::Sync { path });
                 self.reply(conn, xid, result, arrived);
@@ -286,7 +325,11 @@ impl Node {
                     .collect();
                 self.reply(conn, xid, Ok(Response::WhoAmI(infos)), arrived);
             }
-            req if req.is_write() => self.submit_write(conn, xid, session, req, wall_ms),
+            req if req.is_write() => {
+                if self.can_propose() {
+                    self.submit_write(conn, xid, session, req, wall_ms)
+                }
+            }
             req => self.on_read(conn, xid, req, arrived),
         }
     }

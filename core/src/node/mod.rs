@@ -18,6 +18,9 @@
 
 mod client;
 mod four_letter;
+mod leader;
+mod learner;
+mod quorum;
 mod writes;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -98,13 +101,18 @@ struct Conn {
     latency_count: u64,
     /// The SASL exchange under way on this connection, if any.
     sasl: Option<Box<crate::sasl::DigestMd5Server>>,
+    /// On a learner: requests of this connection with the leader.
+    with_leader: usize,
+    /// On a learner: requests waiting behind those, in arrival order.
+    queued: VecDeque<(crate::ids::Xid, crate::proto::Request, u64)>,
 }
 
 /// An output waiting for the disk.
 #[derive(Debug)]
 struct Held {
-    /// Released once `durable_seq >= wait_for`.
+    /// Released once `durable_seq >= wait_for` and `committed >= zxid`.
     wait_for: u64,
+    zxid: Zxid,
     output: Output,
     /// When the request that caused it arrived, for latency statistics.
     arrived_ms: Option<u64>,
@@ -133,6 +141,10 @@ pub struct Node {
     next_container_check_tick: u64,
     stats: ServerStats,
     mode: Mode,
+    /// Everything up to this zxid is committed (a standalone node commits on apply).
+    committed: Zxid,
+    /// Election and Zab state; `None` when standalone.
+    quorum: Option<quorum::Quorum>,
 }
 
 impl Node {
@@ -153,6 +165,7 @@ impl Node {
             None => (DataTree::new(), Zxid::ZERO),
         };
         let mut last_zxid = tree.last_zxid().max(snap_zxid);
+        let mut window = VecDeque::new();
         for rec in &recovered.log {
             if rec.header.zxid <= last_zxid {
                 continue; // already in the snapshot
@@ -168,7 +181,24 @@ impl Node {
                 _ => {}
             }
             last_zxid = rec.header.zxid;
+            if config.ensemble.is_some() {
+                window.push_back(rec.clone());
+            }
         }
+        let quorum = config.ensemble.clone().map(|ens| {
+            let accepted = recovered.epochs.accepted.unwrap_or(last_zxid.epoch());
+            let current = recovered.epochs.current.unwrap_or(last_zxid.epoch());
+            let mut q = quorum::Quorum::new(ens, config.server_id, accepted, current);
+            q.last_logged = last_zxid;
+            while window.len() > quorum::WINDOW {
+                window.pop_front();
+            }
+            q.window_start = window.front().map_or(last_zxid, |r: &TxnRecord| {
+                Zxid(r.header.zxid.0.saturating_sub(1)).max(snap_zxid)
+            });
+            q.window = window;
+            q
+        });
         let mut node = Node {
             config,
             rng,
@@ -189,6 +219,8 @@ impl Node {
             next_container_check_tick: 0,
             stats: ServerStats::default(),
             mode: Mode::Standalone,
+            committed: last_zxid,
+            quorum,
         };
         // Recovered sessions get a full timeout from now, as ZooKeeper restarts their clocks.
         let restored: Vec<(SessionId, i32)> = node.sessions.to_snapshot();
@@ -198,7 +230,13 @@ impl Node {
         }
         node.snapshot_after = node.draw_snapshot_threshold();
         node.next_container_check_tick = node.container_check_ticks();
-        node.ready.push_back(Output::Role(Mode::Standalone));
+        let digest = node.tree.digest();
+        node.event(crate::output::ProtocolEvent::Recovered { zxid: last_zxid, digest });
+        if node.quorum.is_some() {
+            node.start_looking();
+        } else {
+            node.ready.push_back(Output::Role(Mode::Standalone));
+        }
         node.check_invariants();
         node
     }
@@ -217,6 +255,8 @@ impl Node {
             Input::ClientFourLetter { conn, cmd } => self.on_four_letter(conn, &cmd),
             Input::ClientClosed { conn } => self.on_client_closed(conn),
             Input::Persisted { up_to } => self.on_persisted(up_to),
+            Input::Peer { from, msg } => self.on_peer(from, msg),
+            Input::PeerDown { id } => self.on_peer_down(id),
         }
         self.check_invariants();
     }
@@ -261,10 +301,19 @@ impl Node {
     fn on_tick(&mut self, wall_ms: u64) {
         self.now_tick += 1;
         self.wall_ms = self.wall_ms.max(wall_ms);
-        for id in self.sessions.take_expired(self.now_tick) {
-            self.expire_session(id);
+        if self.quorum.is_some() {
+            self.quorum_tick();
         }
-        if self.now_tick >= self.next_container_check_tick {
+        // Only the node that makes transactions expires sessions and reaps containers.
+        if !self.makes_txns() {
+            return;
+        }
+        for id in self.sessions.take_expired(self.now_tick) {
+            if self.can_propose() {
+                self.expire_session(id);
+            }
+        }
+        if self.now_tick >= self.next_container_check_tick && self.can_propose() {
             self.next_container_check_tick = self.now_tick + self.container_check_ticks();
             self.reap_containers();
         }
@@ -290,9 +339,22 @@ impl Node {
     // ---- persistence and the held queue ----
 
     fn next_zxid(&mut self) -> Zxid {
-        assert!(self.last_zxid.counter() < u32::MAX, "zxid counter exhausted; needs a new epoch");
-        self.last_zxid = Zxid(self.last_zxid.0 + 1);
+        let epoch = self.quorum.as_ref().map_or(0, |q| q.current_epoch);
+        self.last_zxid = if self.last_zxid.epoch() < epoch {
+            Zxid::new(epoch, 1) // a new epoch's first transaction
+        } else {
+            assert!(self.last_zxid.counter() < u32::MAX, "zxid counter exhausted");
+            Zxid(self.last_zxid.0 + 1)
+        };
         self.last_zxid
+    }
+
+    /// Emits a durable write that is not a log append (epochs, snapshots, truncation) and
+    /// returns its seq.
+    fn persist_other(&mut self, write: DurableWrite) -> u64 {
+        self.last_seq += 1;
+        self.ready.push_back(Output::Persist { seq: PersistSeq(self.last_seq), write });
+        self.last_seq
     }
 
     /// Emits a log append and returns its seq.
@@ -305,6 +367,18 @@ impl Node {
         });
         self.txns_since_snapshot += 1;
         self.last_append_seq
+    }
+
+    /// Releases held outputs whose writes are durable and committed, in order.
+    fn release_ready(&mut self) {
+        while self
+            .held
+            .front()
+            .is_some_and(|h| h.wait_for <= self.durable_seq && h.zxid <= self.committed)
+        {
+            let h = self.held.pop_front().expect("front exists");
+            self.release(h.output, h.arrived_ms);
+        }
     }
 
     /// Emits a snapshot of the state as of `last_zxid`. Called only after the txn with that
@@ -333,12 +407,14 @@ impl Node {
 
     /// Queues a client-visible output behind every log append emitted so far.
     fn emit(&mut self, output: Output, arrived_ms: Option<u64>) {
-        let durable =
-            self.durable_seq >= self.last_append_seq || self.config.planted.replies_skip_disk();
-        if self.held.is_empty() && durable {
+        let skip = self.config.planted.replies_skip_disk();
+        let durable = self.durable_seq >= self.last_append_seq || skip;
+        let zxid = if skip { Zxid::ZERO } else { self.last_zxid };
+        if self.held.is_empty() && durable && self.committed >= zxid {
             self.release(output, arrived_ms);
         } else {
-            self.held.push_back(Held { wait_for: self.last_append_seq, output, arrived_ms });
+            let wait_for = if skip { 0 } else { self.last_append_seq };
+            self.held.push_back(Held { wait_for, zxid, output, arrived_ms });
         }
     }
 
@@ -352,10 +428,17 @@ impl Node {
             return;
         }
         self.durable_seq = up_to.0;
-        while self.held.front().is_some_and(|h| h.wait_for <= self.durable_seq) {
-            let h = self.held.pop_front().expect("front exists");
-            self.release(h.output, h.arrived_ms);
+        let role = self.quorum.as_ref().map(|q| match q.role {
+            quorum::Role::Leading(_) => 1,
+            quorum::Role::Learning(_) => 2,
+            quorum::Role::Looking => 0,
+        });
+        match role {
+            Some(1) => self.leader_on_persisted(),
+            Some(2) => self.learner_on_persisted(),
+            _ => {}
         }
+        self.release_ready();
     }
 
     /// Hands an output to the driver, counting it.

@@ -55,9 +55,10 @@ impl Harness {
                         DurableWrite::Snapshot { image, .. } => {
                             self.snapshot = Some((image, self.log.len()))
                         }
+                        other => panic!("a standalone node asked for {other:?}"),
                     }
                 }
-                Output::Role(_) => {}
+                Output::Role(_) | Output::Event(_) => {}
                 other => visible.push(other),
             }
         }
@@ -265,7 +266,10 @@ fn recovery_from_the_log_restores_tree_and_sessions() {
     h.request(1, 1, create("/p", "1", 0));
     h.request(1, 2, create("/p/e", "2", 1));
     let log = h.log.clone();
-    let mut r = Harness::with(Config::standalone(2000), Recovered { snapshot: None, log });
+    let mut r = Harness::with(
+        Config::standalone(2000),
+        Recovered { snapshot: None, log, ..Default::default() },
+    );
     assert_eq!(r.node.last_zxid(), h.node.last_zxid());
     assert_eq!(r.node.tree().digest(), h.node.tree().digest());
     assert!(r.node.sessions().get(sid).is_some(), "the session survives the restart");
@@ -335,7 +339,10 @@ fn recovery_from_a_snapshot_and_the_log_after_it_loses_nothing() {
         let snapshot =
             crate::persist::decode_snapshot(&image).expect("the node's own snapshot decodes");
         let log = h.log[at..].to_vec();
-        let r = Harness::with(config.clone(), Recovered { snapshot: Some(snapshot), log });
+        let r = Harness::with(
+            config.clone(),
+            Recovered { snapshot: Some(snapshot), log, ..Default::default() },
+        );
         assert_eq!(r.node.last_zxid(), h.node.last_zxid(), "after create {i}");
         assert_eq!(r.node.tree().digest(), h.node.tree().digest(), "after create {i}");
         checked += 1;

@@ -43,9 +43,18 @@ impl Node {
     /// The Persist is emitted first, so every output caused by the txn waits for it.
     pub(super) fn commit(&mut self, rec: TxnRecord) -> TxnResult {
         assert_eq!(rec.header.zxid, self.last_zxid, "txns are committed in zxid order");
-        self.persist_append(rec.clone());
+        let seq = self.persist_append(rec.clone());
+        if self.quorum.is_some() {
+            let committed = self.committed;
+            self.qm().remember(&rec, committed);
+            self.leader_proposed(&rec, seq);
+        } else {
+            self.committed = rec.header.zxid;
+        }
         let applied = self.tree.apply(&rec);
         assert_eq!(self.tree.last_zxid(), rec.header.zxid, "apply advances the tree's zxid");
+        let digest = self.tree.digest();
+        self.event(crate::output::ProtocolEvent::Applied { zxid: rec.header.zxid, digest });
         match &rec.txn {
             Txn::CreateSession { timeout_ms } => {
                 let deadline = self.deadline_for(*timeout_ms);
@@ -155,7 +164,7 @@ impl Node {
 }
 
 /// Builds the reply for a write from what applying its transaction did.
-fn write_response(req: &Request, result: TxnResult) -> Result<Response, KeeperError> {
+pub(super) fn write_response(req: &Request, result: TxnResult) -> Result<Response, KeeperError> {
     match (req, result) {
         (_, TxnResult::Error { err }) => Err(code_to_error(err)),
         (Request::Create(c), TxnResult::Created { path, stat }) => Ok(match c.op {

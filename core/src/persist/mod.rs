@@ -42,6 +42,16 @@ pub struct Recovered {
     pub snapshot: Option<SnapshotState>,
     /// Records with zxid above the snapshot's, in zxid order.
     pub log: Vec<TxnRecord>,
+    /// The acceptedEpoch and currentEpoch last recorded, if ever (a replicated server).
+    pub epochs: Epochs,
+}
+
+/// A replicated server's Zab epochs as last made durable; `None` where never written
+/// (ZooKeeper then derives them from the last logged zxid).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Epochs {
+    pub accepted: Option<u32>,
+    pub current: Option<u32>,
 }
 
 /// Why durable bytes could not be decoded. Every variant names where the problem is, so an

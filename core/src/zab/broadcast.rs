@@ -73,6 +73,16 @@ impl Outstanding {
         }
         Ok(committed)
     }
+    /// Commits every outstanding proposal up to `zxid` regardless of acks. Only the
+    /// planted bug `commit-without-quorum` calls this.
+    pub fn commit_through(&mut self, zxid: Zxid) -> Vec<Zxid> {
+        let done: Vec<Zxid> = self.acks.range(..=zxid).map(|(z, _)| *z).collect();
+        for z in &done {
+            self.acks.remove(z);
+            self.last_committed = *z;
+        }
+        done
+    }
 }
 
 #[cfg(test)]

@@ -150,7 +150,10 @@ impl Storage {
         let (storage, found) = Storage::start(data_dir, data_log_dir, synced, options, &mut |b| {
             decode_snapshot(b).map(|s| (s.zxid, s))
         })?;
-        Ok((storage, Recovered { snapshot: found.snapshot, log: found.log }))
+        Ok((
+            storage,
+            Recovered { snapshot: found.snapshot, log: found.log, epochs: Default::default() },
+        ))
     }
 
     /// Opens the store without decoding the snapshot's tree (tools, and tests that run

@@ -159,6 +159,13 @@ impl LogWriter {
                 self.last_zxid = self.last_zxid.max(zxid);
                 let _ = self.snapshots.send(SnapshotJob::Write { zxid, image });
             }
+            // Only replicated nodes ask for these, and startup refuses ensemble
+            // configurations until the tokio shell carries the peer protocol.
+            DurableWrite::Truncate { .. }
+            | DurableWrite::AcceptedEpoch(_)
+            | DurableWrite::CurrentEpoch(_) => {
+                fatal("replicated write", &self.log_dir, "this build serves standalone only")
+            }
         }
     }
 

@@ -18,8 +18,10 @@ impl Sim {
         if c.state != ConnState::Down {
             return;
         }
-        // TODO(replication): pick among live servers with the client's rng.
-        let node = 1;
+        // As ZooKeeper's client: a server from the connect string at random (a dead one
+        // resets the connection and the client tries again).
+        let nodes = self.sc.nodes;
+        let node = if nodes > 1 { between(&mut c.rng, 1, nodes) } else { 1 };
         let conn = self.next_conn;
         self.next_conn += 1;
         c.state = ConnState::Connecting { conn, node };
@@ -204,7 +206,11 @@ impl Sim {
                 }
                 self.schedule(now + RECONNECT_MS, Event::ClientReconnect { client });
             }
-            Output::Text { .. } | Output::Persist { .. } | Output::Role(_) => {}
+            Output::Text { .. }
+            | Output::Persist { .. }
+            | Output::Role(_)
+            | Output::Send { .. }
+            | Output::Event(_) => {}
         }
     }
 }
