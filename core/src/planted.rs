@@ -12,9 +12,6 @@ pub struct PlantedBugs {
     /// Release replies and watch events without waiting for the disk (ACK before
     /// persist). Caught by `acked-writes-durable` when a crash loses unsynced writes.
     pub reply_before_persist: bool,
-    /// A learner that takes a SNAP keeps the logged records above it (skipping TRUNC), so
-    /// a restart replays a divergent suffix. Caught by `histories-agree`.
-    pub skip_truncate: bool,
     /// A leader commits a proposal on its own fsync, without a quorum. Caught by
     /// `committed-survives` when that leader is cut off and deposed.
     pub commit_without_quorum: bool,
@@ -33,12 +30,11 @@ impl PlantedBugs {
         }
         match name {
             "reply-before-persist" => self.reply_before_persist = true,
-            "skip-truncate" => self.skip_truncate = true,
             "commit-without-quorum" => self.commit_without_quorum = true,
             other => {
                 return Err(format!(
                     "unknown planted bug {other:?} (known: reply-before-persist, \
-                     skip-truncate, commit-without-quorum)"
+                     commit-without-quorum)"
                 ))
             }
         }
@@ -47,10 +43,6 @@ impl PlantedBugs {
     /// True when replies skip the disk.
     pub fn replies_skip_disk(&self) -> bool {
         ENABLED && self.reply_before_persist
-    }
-    /// True when a learner keeps records above a SNAP.
-    pub fn skips_truncate(&self) -> bool {
-        ENABLED && self.skip_truncate
     }
     /// True when a leader commits without a quorum.
     pub fn commits_alone(&self) -> bool {

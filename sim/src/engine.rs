@@ -162,6 +162,8 @@ pub struct Sim {
     hist: Histories,
     leader_lost_at: Option<u64>,
     elections_ms: Vec<u64>,
+    /// The current loss rate between servers (network.loss, changed by `loss` faults).
+    loss: f64,
 }
 
 /// Derives an independent stream for one concern (`label`, `index`) from the run seed.
@@ -203,6 +205,7 @@ impl Sim {
             .collect();
         let latency_max_ms = sc.network.latency_ms[1];
         let sc_nodes = sc.nodes;
+        let sc_loss = sc.network.loss;
         Sim {
             net_rng: stream(seed, STREAM_NETWORK, 0),
             sc,
@@ -230,6 +233,7 @@ impl Sim {
             hist: Histories::default(),
             leader_lost_at: (sc_nodes > 1).then_some(0),
             elections_ms: Vec::new(),
+            loss: sc_loss,
         }
     }
 
@@ -494,7 +498,10 @@ impl Sim {
                 self.schedule(self.now + dur.unwrap_or(0), Event::SlowFsyncEnd { node: f.node });
             }
             Action::Latency => self.latency_max_ms = f.ms.unwrap_or(self.sc.network.latency_ms[1]),
-            Action::Partition | Action::OneWay | Action::Heal => self.network_fault(&f),
+            Action::Loss => self.loss = f.rate.unwrap_or(0.0),
+            Action::Partition | Action::OneWay | Action::Isolate | Action::Heal => {
+                self.network_fault(&f)
+            }
         }
     }
 

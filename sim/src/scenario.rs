@@ -134,6 +134,9 @@ pub struct Fault {
     /// ... to these nodes are lost (the other direction still works).
     #[serde(default)]
     pub to: Vec<u64>,
+    /// For `loss`: the new probability that a message between servers is lost.
+    #[serde(default)]
+    pub rate: Option<f64>,
     /// For `pause`: how long; for `slow_fsync`: how long the slow period lasts.
     #[serde(default)]
     pub duration: Option<String>,
@@ -155,8 +158,12 @@ pub enum Action {
     Partition,
     /// Cut messages `from` → `to` only.
     OneWay,
+    /// Cut `node` (or the node `role` names) off from every other server, both ways.
+    Isolate,
     /// Remove every cut.
     Heal,
+    /// Set the loss rate between servers to `rate` from now on.
+    Loss,
 }
 
 /// Expectations checked after the run.
@@ -263,6 +270,9 @@ impl Scenario {
             let named = f.groups.iter().flatten().chain(&f.from).chain(&f.to);
             if let Some(n) = named.clone().find(|n| !exists(n)) {
                 return Err(format!("fault at {}: no node {n}", f.at));
+            }
+            if f.action == Action::Loss && !f.rate.is_some_and(|r| (0.0..1.0).contains(&r)) {
+                return Err(format!("fault at {}: loss needs a rate in [0, 1)", f.at));
             }
             if let Some(r) = &f.role {
                 if !matches!(r.as_str(), "leader" | "follower" | "looking") {

@@ -32,3 +32,18 @@ fn unknown_planted_bugs_are_refused() {
     let err = Scenario::parse(text).unwrap_err();
     assert!(err.contains("unknown planted bug"), "{err}");
 }
+
+/// Commit without quorum: a leader commits on its own fsync. Cut off from its followers,
+/// it goes on acknowledging writes that the rest of the ensemble never sees, and the next
+/// leader's history lacks them. The isolated-leader scenario must catch it within 10
+/// seeds, and pass them all without the plant.
+#[test]
+fn the_swarm_finds_commit_without_quorum() {
+    let text = include_str!("../../scenarios/isolated-leader.toml");
+    let clean = Scenario::parse(text).unwrap();
+    assert_eq!(first_failure(&clean, "committed-survives", 5), None, "the real node passes");
+    let mut planted = clean.clone();
+    planted.planted = vec!["commit-without-quorum".into()];
+    let found = first_failure(&planted, "committed-survives", 10);
+    assert!(found.is_some(), "no seed in 1..=10 caught a write committed without a quorum");
+}

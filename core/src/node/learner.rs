@@ -226,9 +226,7 @@ impl Node {
         q.window_start = zxid;
         self.txns_since_snapshot = 0;
         self.persist_other(DurableWrite::Snapshot { zxid, image });
-        if !self.config.planted.skips_truncate() {
-            self.persist_other(DurableWrite::Truncate { to: zxid });
-        }
+        self.persist_other(DurableWrite::Truncate { to: zxid });
         self.event(ProtocolEvent::Snapped { zxid, digest: self.tree.digest() });
     }
 

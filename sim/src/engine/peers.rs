@@ -37,8 +37,8 @@ impl Sim {
         let k = key(from, to);
         let target_up = self.nodes[idx(to)].node.is_some();
         let cut = self.cuts.contains(&(from, to));
-        let lost = self.sc.network.loss > 0.0
-            && (self.peer_rng.next_u64() as f64 / u64::MAX as f64) < self.sc.network.loss;
+        let lost =
+            self.loss > 0.0 && (self.peer_rng.next_u64() as f64 / u64::MAX as f64) < self.loss;
         let link = self.links.entry(k).or_insert(PeerLink { generation: 0, up: true });
         if cut || lost || !target_up {
             if link.up {
@@ -123,6 +123,12 @@ impl Sim {
                             self.cuts.insert((*x, *y));
                         }
                     }
+                }
+            }
+            Action::Isolate => {
+                for other in (1..=self.sc.nodes).filter(|o| *o != f.node) {
+                    self.cuts.insert((f.node, other));
+                    self.cuts.insert((other, f.node));
                 }
             }
             Action::Heal => self.cuts.clear(),
