@@ -494,4 +494,6 @@ impl Node {
 }
 
 #[cfg(test)]
+mod ensemble_tests;
+#[cfg(test)]
 mod tests;

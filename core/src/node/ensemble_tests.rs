@@ -1,0 +1,219 @@
+//! Scripted ensembles without the simulator: three nodes, instant disks, and a message pump
+//! the test controls, for the paths that matter most (a late joiner, a leader that dies
+//! between PROPOSAL and COMMIT, a follower's client).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::Node;
+use crate::config::{Config, Ensemble};
+use crate::ids::{ConnId, PersistSeq, ServerId, SessionId, Xid};
+use crate::input::Input;
+use crate::output::{DurableWrite, Mode, Output};
+use crate::peer::PeerMsg;
+use crate::persist::Recovered;
+use crate::proto::{Acl, ConnectRequest, CreateOp, CreateRequest, Request, Response};
+
+struct Cluster {
+    nodes: Vec<Option<Node>>,
+    disks: Vec<Vec<DurableWrite>>,
+    /// (from, to, msg) in send order.
+    wire: VecDeque<(u64, u64, PeerMsg)>,
+    /// Client-visible outputs per node.
+    seen: Vec<Vec<Output>>,
+}
+
+fn config(id: u64) -> Config {
+    let mut c = Config::standalone(50);
+    c.server_id = ServerId(id);
+    c.ensemble = Some(Ensemble::new((1..=3).map(ServerId), [], 50));
+    c
+}
+
+impl Cluster {
+    fn new(up: &[u64]) -> Cluster {
+        let mut c = Cluster {
+            nodes: (0..3).map(|_| None).collect(),
+            disks: vec![Vec::new(); 3],
+            wire: VecDeque::new(),
+            seen: vec![Vec::new(); 3],
+        };
+        for id in up {
+            c.start(*id);
+        }
+        c
+    }
+    fn start(&mut self, id: u64) {
+        let recovered = crate::persist::Recovered {
+            log: self.disks[id as usize - 1]
+                .iter()
+                .filter_map(|w| match w {
+                    DurableWrite::Append(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect(),
+            ..Recovered::default()
+        };
+        self.nodes[id as usize - 1] = Some(Node::new(config(id), recovered, id));
+        self.drain(id);
+    }
+    fn node(&self, id: u64) -> &Node {
+        self.nodes[id as usize - 1].as_ref().expect("up")
+    }
+    fn input(&mut self, id: u64, input: Input) {
+        if let Some(n) = self.nodes[id as usize - 1].as_mut() {
+            n.handle(input);
+            self.drain(id);
+        }
+    }
+    /// Carries out a node's outputs; disks are instant, so every Persist is confirmed.
+    fn drain(&mut self, id: u64) {
+        loop {
+            let Some(n) = self.nodes[id as usize - 1].as_mut() else { return };
+            let mut last = None;
+            while let Some(o) = n.poll() {
+                match o {
+                    Output::Persist { seq, write } => {
+                        self.disks[id as usize - 1].push(write);
+                        last = Some(seq);
+                    }
+                    Output::Send { to, msg } => self.wire.push_back((id, to.0, msg)),
+                    Output::Role(_) | Output::Event(_) => {}
+                    other => self.seen[id as usize - 1].push(other),
+                }
+            }
+            match last {
+                Some(up_to) => n.handle(Input::Persisted { up_to: PersistSeq(up_to.0) }),
+                None => return,
+            }
+        }
+    }
+    /// Delivers messages until none is left (dropping those `drop` rejects).
+    fn pump_except(&mut self, drop: impl Fn(u64, u64, &PeerMsg) -> bool) {
+        while let Some((from, to, msg)) = self.wire.pop_front() {
+            if drop(from, to, &msg) || self.nodes[to as usize - 1].is_none() {
+                continue;
+            }
+            self.input(to, Input::Peer { from: ServerId(from), msg });
+        }
+    }
+    fn pump(&mut self) {
+        self.pump_except(|_, _, _| false);
+    }
+    fn ticks(&mut self, n: usize) {
+        for _ in 0..n {
+            for id in 1..=3 {
+                self.input(id, Input::Tick { wall_ms: 0 });
+            }
+            self.pump();
+        }
+    }
+    fn crash(&mut self, id: u64) {
+        self.nodes[id as usize - 1] = None;
+        for other in (1..=3).filter(|o| *o != id) {
+            self.input(other, Input::PeerDown { id: ServerId(id) });
+        }
+        self.wire.retain(|(f, t, _)| *f != id && *t != id);
+    }
+    fn mode(&self, id: u64) -> Option<Mode> {
+        self.nodes[id as usize - 1].as_ref().map(|n| n.mode())
+    }
+    /// Opens a session on `id` and returns its connection.
+    fn client(&mut self, id: u64, conn: u64) -> ConnId {
+        let c = ConnId(conn);
+        self.input(id, Input::ClientOpen { conn: c, addr: "10.0.0.9:1".into() });
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: crate::ids::Zxid::ZERO,
+            timeout_ms: 4000,
+            session_id: SessionId::NONE,
+            passwd: Bytes::from_static(&[0; 16]),
+            read_only: Some(false),
+        };
+        self.input(id, Input::ClientConnect { conn: c, req });
+        self.pump();
+        assert!(
+            self.seen[id as usize - 1]
+                .iter()
+                .any(|o| matches!(o, Output::Connected { conn, resp } if *conn == c && resp.session_id.0 != 0)),
+            "the session was created through the leader"
+        );
+        c
+    }
+    fn create(&mut self, id: u64, conn: ConnId, xid: i32, path: &str) {
+        let req = Request::Create(CreateRequest {
+            op: CreateOp::Create,
+            path: path.into(),
+            data: Some(Bytes::from_static(b"v")),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+            ttl: None,
+        });
+        self.input(id, Input::ClientRequest { conn, xid: Xid(xid), req, wall_ms: 0 });
+    }
+    fn has(&self, id: u64, path: &str) -> bool {
+        self.node(id).tree().get(path).is_some()
+    }
+}
+
+#[test]
+fn three_nodes_elect_the_highest_id_and_a_followers_client_writes_through_the_leader() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.ticks(20);
+    assert_eq!(c.mode(3), Some(Mode::Leader), "equal histories: the highest id wins");
+    assert_eq!((c.mode(1), c.mode(2)), (Some(Mode::Follower), Some(Mode::Follower)));
+    let conn = c.client(1, 7);
+    c.create(1, conn, 1, "/a");
+    c.pump();
+    let ok = c.seen[0].iter().any(|o| {
+        matches!(o, Output::Reply { conn: k, xid, result: Ok(Response::Create { path }), .. }
+            if *k == conn && xid.0 == 1 && path == "/a")
+    });
+    assert!(ok, "the follower answered its client after the commit: {:?}", c.seen[0]);
+    for id in 1..=3 {
+        assert!(c.has(id, "/a"), "node {id} applied the create");
+        assert_eq!(c.node(id).tree().digest(), c.node(3).tree().digest());
+    }
+}
+
+#[test]
+fn a_proposal_the_next_leader_logged_survives_the_leader_dying_before_commit() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.ticks(20);
+    assert_eq!(c.mode(3), Some(Mode::Leader));
+    let conn = c.client(3, 7);
+    c.create(3, conn, 1, "/x");
+    // The PROPOSAL reaches node 1 only; every ACK is lost; then the leader dies.
+    c.pump_except(|from, to, msg| {
+        (matches!(msg, PeerMsg::Proposal(_)) && to == 2)
+            || (matches!(msg, PeerMsg::Ack { .. }) && from != 3)
+    });
+    assert!(
+        !c.seen[2].iter().any(|o| matches!(o, Output::Reply { xid, .. } if xid.0 == 1)),
+        "without a quorum the leader must not answer"
+    );
+    c.crash(3);
+    c.ticks(40);
+    assert_eq!(c.mode(1), Some(Mode::Leader), "node 1 logged more, so it wins");
+    assert_eq!(c.mode(2), Some(Mode::Follower));
+    assert!(c.has(1, "/x") && c.has(2, "/x"), "the logged proposal became part of the new epoch");
+}
+
+#[test]
+fn a_late_joiner_follows_the_established_leader_and_catches_up() {
+    let mut c = Cluster::new(&[1, 2]);
+    c.ticks(20);
+    assert_eq!(c.mode(2), Some(Mode::Leader));
+    let conn = c.client(1, 7);
+    for (i, p) in ["/a", "/b", "/c"].iter().enumerate() {
+        c.create(1, conn, i as i32 + 1, p);
+        c.pump();
+    }
+    c.start(3);
+    c.ticks(20);
+    assert_eq!(c.mode(3), Some(Mode::Follower), "node 3 joins the established leader");
+    assert_eq!(c.mode(2), Some(Mode::Leader), "and does not disturb it");
+    assert_eq!(c.node(3).tree().digest(), c.node(2).tree().digest());
+    assert!(c.has(3, "/c"));
+}
