@@ -46,6 +46,20 @@ pub struct ZooCfg {
     pub admin_server_port: u16,
     /// `admin.serverAddress` (default all addresses).
     pub admin_server_address: Option<String>,
+    /// `admin.commandURL` (default `/commands`), always starting with `/`.
+    pub admin_command_url: String,
+    /// `metricsProvider.className` names ZooKeeper's PrometheusMetricsProvider: serve
+    /// `/metrics` (ZooKeeper's default provider, the only other accepted, serves nothing).
+    pub metrics_prometheus: bool,
+    /// `metricsProvider.httpHost` (default all addresses).
+    pub metrics_http_host: Option<String>,
+    /// `metricsProvider.httpPort` (default 7000).
+    pub metrics_http_port: u16,
+    /// `metricsProvider.exportJvmInfo` (default true): keeper exports the process metrics
+    /// (`process_*`) under this switch, as ZooKeeper exports the JVM's.
+    pub metrics_export_process_info: bool,
+    /// The file as read, for `/commands/initial_configuration`.
+    pub initial_text: String,
     /// `autopurge.snapRetainCount` (default 3, at least 3).
     pub autopurge_snap_retain_count: u32,
     /// `autopurge.purgeInterval` in hours (0 = off).
@@ -103,7 +117,9 @@ impl ZooCfg {
     /// Parses zoo.cfg text and validates it.
     pub fn parse(text: &str) -> Result<ZooCfg, ConfigError> {
         let props = properties(text);
-        Builder::default().build(&props)
+        let mut cfg = Builder::default().build(&props)?;
+        cfg.initial_text = text.to_string();
+        Ok(cfg)
     }
 
     /// True when this server runs the quorum code: `standaloneEnabled=false` or more than
@@ -113,6 +129,12 @@ impl ZooCfg {
         !self.standalone_enabled || voters > 1
     }
 }
+
+/// `metricsProvider.className` of ZooKeeper's Prometheus provider (serves `/metrics`).
+pub const PROMETHEUS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+/// `metricsProvider.className` of ZooKeeper's default provider (no HTTP endpoint).
+pub const DEFAULT_PROVIDER: &str = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
 
 /// Parses myid file text: one server id in ASCII decimal, surrounding whitespace ignored.
 pub fn parse_myid(text: &str) -> Result<ServerId, ConfigError> {
@@ -244,6 +266,12 @@ impl Builder {
             admin_enable_server: true,
             admin_server_port: 8080,
             admin_server_address: None,
+            admin_command_url: "/commands".to_string(),
+            metrics_prometheus: false,
+            metrics_http_host: None,
+            metrics_http_port: 7000,
+            metrics_export_process_info: true,
+            initial_text: String::new(),
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval_hours: 0,
             pre_alloc_size_kb: 65536,
@@ -314,6 +342,28 @@ impl Builder {
             "admin.serverAddress" | "zookeeper.admin.serverAddress" => {
                 cfg.admin_server_address = Some(v.to_string())
             }
+            "admin.commandURL" | "zookeeper.admin.commandURL" => {
+                if !v.starts_with('/') || v.len() < 2 {
+                    return Err(err(p, &format!("{v:?} must be a path such as /commands")));
+                }
+                cfg.admin_command_url = v.trim_end_matches('/').to_string()
+            }
+            "metricsProvider.className" => match v {
+                PROMETHEUS_PROVIDER => cfg.metrics_prometheus = true,
+                DEFAULT_PROVIDER => cfg.metrics_prometheus = false,
+                _ => {
+                    return Err(err(
+                        p,
+                        &format!(
+                            "{v:?} is not supported: keeper serves {PROMETHEUS_PROVIDER} \
+                             (Prometheus /metrics) or {DEFAULT_PROVIDER} (none)"
+                        ),
+                    ))
+                }
+            },
+            "metricsProvider.httpHost" => cfg.metrics_http_host = Some(v.to_string()),
+            "metricsProvider.httpPort" => cfg.metrics_http_port = number(p, v)?,
+            "metricsProvider.exportJvmInfo" => cfg.metrics_export_process_info = boolean(p, v)?,
             "autopurge.snapRetainCount" => {
                 // ZooKeeper raises values below 3 to 3 rather than failing.
                 cfg.autopurge_snap_retain_count = number::<u32>(p, v)?.max(3)
@@ -585,5 +635,33 @@ server.2=localhost:20022:20021:observer
             let _ = ZooCfg::parse(text);
             let _ = ZooCfg::parse(&format!("dataDir=/d\n{text}"));
         }
+    }
+
+    /// The AdminServer and metrics keys: ZooKeeper's defaults, the Prometheus switch, and
+    /// a clear error for a provider keeper cannot load (ZooKeeper refuses to start too).
+    #[test]
+    fn admin_and_metrics_keys() {
+        let plain = ZooCfg::parse("dataDir=/d\n").unwrap();
+        assert!(plain.admin_enable_server);
+        assert_eq!(plain.admin_command_url, "/commands");
+        assert!(!plain.metrics_prometheus);
+        assert_eq!(plain.metrics_http_port, 7000);
+        assert_eq!(plain.initial_text, "dataDir=/d\n");
+        let text = format!(
+            "dataDir=/d\nadmin.commandURL=/cmds/\nmetricsProvider.className={PROMETHEUS_PROVIDER}\n\
+             metricsProvider.httpPort=7001\nmetricsProvider.httpHost=127.0.0.1\n\
+             metricsProvider.exportJvmInfo=false\n"
+        );
+        let cfg = ZooCfg::parse(&text).unwrap();
+        assert_eq!(cfg.admin_command_url, "/cmds");
+        assert!(cfg.metrics_prometheus);
+        assert_eq!(cfg.metrics_http_port, 7001);
+        assert_eq!(cfg.metrics_http_host.as_deref(), Some("127.0.0.1"));
+        assert!(!cfg.metrics_export_process_info);
+        assert!(cfg.unknown.is_empty());
+        let bad = rejected("dataDir=/d\nmetricsProvider.className=com.example.Nope\n");
+        assert_eq!(bad.line, 2);
+        assert!(bad.message.contains("not supported"), "{}", bad.message);
+        assert_eq!(rejected("dataDir=/d\nadmin.commandURL=commands\n").line, 2);
     }
 }

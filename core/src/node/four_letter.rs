@@ -48,18 +48,11 @@ impl Node {
             "isro" => "rw".to_string(),
             "dirs" => "datadir_size: 0\nlogdir_size: 0\n".to_string(),
             "crst" => {
-                for c in self.conns.values_mut() {
-                    c.received = 0;
-                    c.sent = 0;
-                    c.latency_count = 0;
-                    c.latency_total_ms = 0;
-                    c.latency_min_ms = 0;
-                    c.latency_max_ms = 0;
-                }
+                self.reset_connection_stats();
                 "Connection stats reset.\n".to_string()
             }
             "srst" => {
-                self.stats = Default::default();
+                self.reset_server_stats();
                 "Server stats reset.\n".to_string()
             }
             "hash" => format!("{:x}: {}\n", self.last_zxid.0, self.tree.digest()),
@@ -68,7 +61,7 @@ impl Node {
         }
     }
 
-    fn reported_node_count(&self) -> usize {
+    pub(super) fn reported_node_count(&self) -> usize {
         self.tree.node_count() + 1
     }
 

@@ -16,12 +16,15 @@
 //! `durable_seq <= last_seq`, `last_append_seq <= last_seq`, held outputs are ordered by
 //! the seq they wait for, and every ephemeral's owner is a live session.
 
+mod admin;
 mod client;
 mod four_letter;
 mod leader;
 mod learner;
 mod quorum;
 mod writes;
+
+pub use admin::{ConnectionView, ExpiryBucket, ServerView, WatchSummary};
 
 use std::collections::{BTreeMap, VecDeque};
 
