@@ -4,7 +4,9 @@
 //! `client` is a small async ZooKeeper client over the same codec, used by the shell,
 //! benchmarks and tests.
 
+pub mod admin;
 pub mod client;
 pub mod server;
 pub mod startup;
+pub mod stats;
 pub mod storage;

@@ -9,16 +9,20 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keeper_core::config::Config;
 use keeper_core::output::DurableWrite;
+use keeper_core::txn::Txn;
 use keeper_core::wire::codec;
-use keeper_core::{ConnId, Input, Node, Output, PersistSeq};
+use keeper_core::{ConnId, Input, KeeperError, Node, Output, PersistSeq};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn, Instrument};
+
+use crate::stats::ShellStats;
 
 /// Inputs waiting for the node task; past it, connection readers wait (backpressure).
 pub const INBOUND_QUEUE: usize = 4096;
@@ -51,20 +55,74 @@ pub async fn run(
     node: Node,
     listener: TcpListener,
     storage: StorageLink,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (_handle, inbox) = node_channel();
+    run_with(config, node, listener, storage, inbox, Arc::default(), shutdown).await
+}
+
+/// [`run`] with the node task's inbox made beforehand (so the admin endpoints hold a
+/// [`NodeHandle`] to it) and the shell's statistics to update.
+pub async fn run_with(
+    config: Config,
+    node: Node,
+    listener: TcpListener,
+    storage: StorageLink,
+    inbox: NodeInbox,
+    stats: Arc<ShellStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(INBOUND_QUEUE);
+    let NodeInbox { tx, rx } = inbox;
     let acceptor =
-        tokio::spawn(accept_loop(listener, inbound_tx, config.max_buffer_bytes, shutdown.clone()));
-    node_loop(config, node, inbound_rx, storage, &mut shutdown).await;
+        tokio::spawn(accept_loop(listener, tx, config.max_buffer_bytes, shutdown.clone()));
+    node_loop(config, node, rx, storage, &stats, &mut shutdown).await;
     acceptor.abort();
 }
 
+/// The node task's input queue, before the task runs.
+pub struct NodeInbox {
+    tx: mpsc::Sender<Inbound>,
+    rx: mpsc::Receiver<Inbound>,
+}
+
+/// A way to read the node from another task (the AdminServer, `/metrics`): each query
+/// runs on the node task between two inputs, so it sees a consistent state.
+#[derive(Clone)]
+pub struct NodeHandle {
+    tx: mpsc::Sender<Inbound>,
+}
+
+/// Makes the node task's queue and a handle to query it through.
+pub fn node_channel() -> (NodeHandle, NodeInbox) {
+    let (tx, rx) = mpsc::channel::<Inbound>(INBOUND_QUEUE);
+    (NodeHandle { tx: tx.clone() }, NodeInbox { tx, rx })
+}
+
+impl NodeHandle {
+    /// Runs `f` on the node task and returns its result; `None` once the task has stopped.
+    /// `f` reads (or resets statistics); it must not deliver inputs.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Node) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job: Query = Box::new(move |node: &mut Node| {
+            let _ = reply_tx.send(f(node));
+        });
+        self.tx.send(Inbound::Query(job)).await.ok()?;
+        reply_rx.await.ok()
+    }
+}
+
+/// A read of the node, run on its task.
+type Query = Box<dyn FnOnce(&mut Node) + Send>;
+
 /// What connection tasks send the node task: an input, plus (on open) the connection's
-/// outbound queue so the node task can route replies.
+/// outbound queue so the node task can route replies; or a query from the admin side.
 enum Inbound {
     Open { conn: ConnId, addr: String, out: mpsc::Sender<Outbound> },
     Input(Input),
+    Query(Query),
 }
 
 async fn node_loop(
@@ -72,6 +130,7 @@ async fn node_loop(
     mut node: Node,
     mut inbound: mpsc::Receiver<Inbound>,
     mut storage: StorageLink,
+    stats: &ShellStats,
     shutdown: &mut watch::Receiver<bool>,
 ) {
     assert!(config.tick_ms > 0, "tickTime is validated by zoocfg");
@@ -86,6 +145,10 @@ async fn node_loop(
                     Input::ClientOpen { conn, addr }
                 }
                 Inbound::Input(input) => input,
+                Inbound::Query(query) => {
+                    query(&mut node);
+                    continue;
+                }
             },
             _ = ticker.tick() => Input::Tick { wall_ms: wall_clock_ms() },
             Some(seq) = storage.persisted.recv() => Input::Persisted { up_to: seq },
@@ -96,7 +159,7 @@ async fn node_loop(
         }
         node.handle(input);
         while let Some(output) = node.poll() {
-            route(output, &mut conns, &storage);
+            route(output, &mut conns, &storage, stats);
         }
     }
     info!("client server shutting down");
@@ -107,9 +170,13 @@ fn route(
     output: Output,
     conns: &mut BTreeMap<ConnId, mpsc::Sender<Outbound>>,
     storage: &StorageLink,
+    stats: &ShellStats,
 ) {
     let (conn, msg) = match output {
         Output::Persist { seq, write } => {
+            if let DurableWrite::Append(rec) = &write {
+                log_session_txn(rec);
+            }
             // A dead writer means storage failed; the writer itself ends the process.
             if storage.persist.send((seq, write)).is_err() {
                 warn!("storage writer is gone; dropping persist seq={seq}");
@@ -136,8 +203,13 @@ fn route(
             (conn, Outbound::Bytes(buf))
         }
         Output::Reply { conn, xid, zxid, result } => {
+            if matches!(result, Err(KeeperError::AuthFailed)) {
+                stats.record_auth_failed();
+            }
             let mut buf = Vec::new();
             codec::encode_reply(xid.0, zxid.0 as i64, &result, &mut buf);
+            // ZooKeeper counts the serialized reply, without the frame's length prefix.
+            stats.record_response(buf.len().saturating_sub(4));
             (conn, Outbound::Bytes(buf))
         }
         Output::Watch { conn, zxid, event } => {
@@ -163,6 +235,19 @@ fn route(
     }
 }
 
+/// Session lifecycle at DEBUG, read off the transactions the node logs.
+fn log_session_txn(rec: &keeper_core::txn::TxnRecord) {
+    match &rec.txn {
+        Txn::CreateSession { timeout_ms } => {
+            debug!(session = %rec.header.session, timeout_ms, zxid = %rec.header.zxid, "session created")
+        }
+        Txn::CloseSession => {
+            debug!(session = %rec.header.session, zxid = %rec.header.zxid, "session closed or expired")
+        }
+        _ => {}
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     inbound: mpsc::Sender<Inbound>,
@@ -182,7 +267,9 @@ async fn accept_loop(
         next_conn += 1;
         let _ = stream.set_nodelay(true);
         let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let open = Inbound::Open { conn, addr: peer.ip().to_string(), out: out_tx };
+        // ip:port, as ZooKeeper's `cons` shows it; the core takes the IP part for
+        // maxClientCnxns and the ip ACL scheme.
+        let open = Inbound::Open { conn, addr: peer.to_string(), out: out_tx };
         if inbound.send(open).await.is_err() {
             return;
         }
@@ -354,10 +441,20 @@ mod tests {
         let (tx, _out_rx) = mpsc::channel(2);
         let mut conns = BTreeMap::from([(ConnId(7), tx)]);
         for _ in 0..2 {
-            route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link);
+            route(
+                Output::Text { conn: ConnId(7), text: "x".into() },
+                &mut conns,
+                &link,
+                &ShellStats::new(),
+            );
             assert!(conns.contains_key(&ConnId(7)));
         }
-        route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link);
+        route(
+            Output::Text { conn: ConnId(7), text: "x".into() },
+            &mut conns,
+            &link,
+            &ShellStats::new(),
+        );
         assert!(!conns.contains_key(&ConnId(7)));
     }
 
@@ -367,8 +464,13 @@ mod tests {
         let (link, _rx) = storage();
         let (tx, out_rx) = mpsc::channel(8);
         let mut conns = BTreeMap::from([(ConnId(1), tx)]);
-        route(Output::Text { conn: ConnId(1), text: "imok".into() }, &mut conns, &link);
-        route(Output::Close { conn: ConnId(1) }, &mut conns, &link);
+        route(
+            Output::Text { conn: ConnId(1), text: "imok".into() },
+            &mut conns,
+            &link,
+            &ShellStats::new(),
+        );
+        route(Output::Close { conn: ConnId(1) }, &mut conns, &link, &ShellStats::new());
         assert!(conns.is_empty(), "a closed connection gets no more outputs");
         let (client, server) = tokio::io::duplex(64);
         write_loop(server, out_rx).await;
@@ -386,9 +488,14 @@ mod tests {
         for seq in 1..=3 {
             let write =
                 DurableWrite::Snapshot { zxid: keeper_core::Zxid(seq), image: bytes::Bytes::new() };
-            route(Output::Persist { seq: PersistSeq(seq), write }, &mut conns, &link);
+            route(
+                Output::Persist { seq: PersistSeq(seq), write },
+                &mut conns,
+                &link,
+                &ShellStats::new(),
+            );
         }
-        route(Output::Close { conn: ConnId(9) }, &mut conns, &link);
+        route(Output::Close { conn: ConnId(9) }, &mut conns, &link, &ShellStats::new());
         let seqs: Vec<u64> = std::iter::from_fn(|| rx.try_recv().ok()).map(|(s, _)| s.0).collect();
         assert_eq!(seqs, vec![1, 2, 3]);
     }

@@ -6,6 +6,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
+use std::sync::Arc;
 
 use keeper_core::output::DurableWrite;
 use keeper_core::persist::Recovered;
@@ -16,7 +17,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, Instrument};
 
+use crate::admin::{self, Sources};
 use crate::server::{self, StorageLink};
+use crate::stats::ShellStats;
 use crate::storage::{Storage, StorageOptions};
 
 /// Why the server could not start.
@@ -69,14 +72,19 @@ pub async fn bind_client_port(cfg: &ZooCfg) -> Result<TcpListener, StartupError>
 }
 
 /// Opens the dataDir/dataLogDir store and links it to the node task: `Persist` outputs
-/// flow to the storage writer threads, durable sequence numbers flow back.
-pub fn open_storage(cfg: &ZooCfg) -> Result<(StorageLink, Recovered), StartupError> {
+/// flow to the storage writer threads, durable sequence numbers flow back. Fsync and
+/// snapshot durations go to `stats`.
+pub fn open_storage(
+    cfg: &ZooCfg,
+    stats: Arc<ShellStats>,
+) -> Result<(StorageLink, Recovered), StartupError> {
     let (synced_tx, synced_rx) = mpsc::unbounded_channel();
     let options = StorageOptions {
         prealloc_bytes: (cfg.pre_alloc_size_kb * 1024).max(4096),
         // autopurge.purgeInterval > 0 turns purging on; keeper purges after each snapshot.
         auto_purge_keep: (cfg.autopurge_purge_interval_hours > 0)
             .then_some(cfg.autopurge_snap_retain_count.max(3) as usize),
+        stats,
     };
     let (storage, recovered) = Storage::open_with(
         Path::new(&cfg.data_dir),
@@ -97,11 +105,61 @@ pub fn open_storage(cfg: &ZooCfg) -> Result<(StorageLink, Recovered), StartupErr
     Ok((StorageLink { persist: persist_tx, persisted: synced_rx }, recovered))
 }
 
-/// Starts a server from a parsed zoo.cfg on an already bound listener and runs it until
-/// `shutdown` turns true.
+/// The sockets a server serves on, bound before it starts (tests bind 127.0.0.1:0).
+pub struct Listeners {
+    /// The client port.
+    pub client: TcpListener,
+    /// The AdminServer (`admin.serverPort`), when enabled.
+    pub admin: Option<TcpListener>,
+    /// Prometheus `/metrics` (`metricsProvider.httpPort`), when enabled.
+    pub metrics: Option<TcpListener>,
+}
+
+/// Binds the AdminServer and metrics ports the configuration asks for. Like ZooKeeper,
+/// a port that cannot be bound stops start-up.
+pub async fn bind_http_ports(
+    cfg: &ZooCfg,
+) -> Result<(Option<TcpListener>, Option<TcpListener>), StartupError> {
+    let bind = |what: &'static str, host: Option<&String>, port: u16| {
+        let host = host.cloned().unwrap_or_else(|| "0.0.0.0".into());
+        async move {
+            TcpListener::bind((host.as_str(), port))
+                .await
+                .map_err(|e| StartupError(format!("cannot listen on {host}:{port} ({what}): {e}")))
+        }
+    };
+    let admin = if cfg.admin_enable_server {
+        let key = "AdminServer, admin.serverPort";
+        Some(bind(key, cfg.admin_server_address.as_ref(), cfg.admin_server_port).await?)
+    } else {
+        None
+    };
+    let metrics = if cfg.metrics_prometheus {
+        let key = "Prometheus metrics, metricsProvider.httpPort";
+        Some(bind(key, cfg.metrics_http_host.as_ref(), cfg.metrics_http_port).await?)
+    } else {
+        None
+    };
+    Ok((admin, metrics))
+}
+
+/// Starts a server from a parsed zoo.cfg on an already bound client listener, binding the
+/// AdminServer and metrics ports from the configuration, and runs it until `shutdown`
+/// turns true.
 pub async fn serve(
     cfg: ZooCfg,
     listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), StartupError> {
+    let (admin, metrics) = bind_http_ports(&cfg).await?;
+    serve_with(cfg, Listeners { client: listener, admin, metrics }, shutdown).await
+}
+
+/// Starts a server on listeners bound by the caller and runs it until `shutdown` turns
+/// true. The admin and metrics listeners are served only when given.
+pub async fn serve_with(
+    cfg: ZooCfg,
+    listeners: Listeners,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), StartupError> {
     for key in &cfg.unknown {
@@ -122,7 +180,9 @@ pub async fn serve(
         cfg.config.sasl_users = keeper_core::sasl::parse_jaas_users(&text);
         info!(path, users = cfg.config.sasl_users.len(), "SASL DIGEST-MD5 enabled");
     }
-    let (storage, recovered) = open_storage(&cfg)?;
+    log_config_summary(&cfg);
+    let stats = Arc::new(ShellStats::new());
+    let (storage, recovered) = open_storage(&cfg, stats.clone())?;
     let last =
         recovered.log.last().map(|r| r.header.zxid).or(recovered.snapshot.as_ref().map(|s| s.zxid));
     info!(
@@ -135,9 +195,55 @@ pub async fn serve(
     let seed = entropy_seed();
     info!(seed, "node seed from OS entropy");
     let node = Node::new(cfg.config.clone(), recovered, seed);
-    if let Ok(addr) = listener.local_addr() {
+    let (handle, inbox) = server::node_channel();
+    let sources = Sources { node: handle, stats: stats.clone(), cfg: Arc::new(cfg.clone()) };
+    let Listeners { client, admin, metrics } = listeners;
+    let mut http = Vec::new();
+    if let Some(l) = admin {
+        if let Ok(addr) = l.local_addr() {
+            info!(%addr, url = cfg.admin_command_url, "AdminServer listening");
+        }
+        let site = admin::Site::Admin(sources.clone());
+        http.push(tokio::spawn(admin::serve(l, site, shutdown.clone()).in_current_span()));
+    }
+    if let Some(l) = metrics {
+        if let Ok(addr) = l.local_addr() {
+            info!(%addr, "Prometheus metrics listening on /metrics");
+        }
+        let site = admin::Site::Metrics(sources);
+        http.push(tokio::spawn(admin::serve(l, site, shutdown.clone()).in_current_span()));
+    }
+    if let Ok(addr) = client.local_addr() {
         info!(%addr, "serving clients");
     }
-    server::run(cfg.config, node, listener, storage, shutdown).await;
+    server::run_with(cfg.config, node, client, storage, inbox, stats, shutdown).await;
+    for task in http {
+        task.abort();
+    }
     Ok(())
+}
+
+/// One INFO line with what an operator checks first: where the data lives and the
+/// settings that change behaviour.
+fn log_config_summary(cfg: &ZooCfg) {
+    let c = &cfg.config;
+    let autopurge = if cfg.autopurge_purge_interval_hours > 0 {
+        format!("after each snapshot, keeping {}", cfg.autopurge_snap_retain_count)
+    } else {
+        "off".to_string()
+    };
+    info!(
+        data_dir = cfg.data_dir,
+        data_log_dir = cfg.data_log_dir,
+        tick_ms = c.tick_ms,
+        session_timeout_ms = format!("{}..{}", c.min_session_timeout_ms, c.max_session_timeout_ms),
+        max_client_cnxns = c.max_client_cnxns,
+        snap_count = c.snap_count,
+        autopurge = %autopurge,
+        four_letter_words = c.four_letter_whitelist.join(","),
+        admin_server = cfg.admin_enable_server,
+        prometheus = cfg.metrics_prometheus,
+        "{} starting (standalone)",
+        c.version_text
+    );
 }

@@ -14,6 +14,10 @@ use super::Node;
 use crate::ids::{SessionId, Zxid};
 use crate::output::Mode;
 
+/// A connection's last zxid after `crst`: ZooKeeper's -1, which `cons` prints as
+/// `0xffffffffffffffff` and JSON as -1 (the zxid read as a signed long).
+pub const NO_ZXID: Zxid = Zxid(u64::MAX);
+
 /// The counters behind `srvr`, `stat`, `mntr` and the gauges of `/metrics`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerView {
@@ -206,7 +210,8 @@ impl Node {
         self.stats = Default::default();
     }
 
-    /// `crst`: forgets every connection's packet and latency counters.
+    /// `crst`: forgets every connection's counters and its last operation, as ZooKeeper's
+    /// `ServerCnxn.resetStats` does (last cxid and zxid become -1, the operation `NA`).
     pub fn reset_connection_stats(&mut self) {
         for c in self.conns.values_mut() {
             c.received = 0;
@@ -215,6 +220,10 @@ impl Node {
             c.latency_total_ms = 0;
             c.latency_min_ms = 0;
             c.latency_max_ms = 0;
+            c.last_op = "NA";
+            c.last_cxid = -1;
+            c.last_zxid = NO_ZXID;
+            c.last_response_ms = 0;
         }
     }
 
@@ -298,15 +307,13 @@ mod tests {
                 ttl: None,
             })
         };
-        let mut xid = 1;
-        for (path, eph) in [("/a", false), ("/e", true)] {
+        for (xid, (path, eph)) in (1..).zip([("/a", false), ("/e", true)]) {
             let input = Input::ClientRequest {
                 conn: ConnId(1),
                 xid: Xid(xid),
                 req: create(path, eph),
                 wall_ms: 2_000,
             };
-            xid += 1;
             node.handle(input);
             drain_and_persist(&mut node);
         }
@@ -342,6 +349,8 @@ mod tests {
         assert_eq!(node.server_view().packets_received, 0);
         assert!(node.connection_views()[0].packets_received > 0);
         node.reset_connection_stats();
-        assert_eq!(node.connection_views()[0].packets_received, 0);
+        let reset = &node.connection_views()[0];
+        assert_eq!(reset.packets_received, 0);
+        assert_eq!((reset.last_operation, reset.last_cxid, reset.last_zxid), ("NA", -1, NO_ZXID));
     }
 }

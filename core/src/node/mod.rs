@@ -24,7 +24,7 @@ mod learner;
 mod quorum;
 mod writes;
 
-pub use admin::{ConnectionView, ExpiryBucket, ServerView, WatchSummary};
+pub use admin::{ConnectionView, ExpiryBucket, ServerView, WatchSummary, NO_ZXID};
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -21,7 +21,7 @@ mod writer;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use keeper_core::ids::{PersistSeq, SessionId, Zxid};
@@ -29,6 +29,8 @@ use keeper_core::output::DurableWrite;
 use keeper_core::persist::{decode_snapshot, decode_snapshot_image, Recovered};
 use keeper_core::txn::TxnRecord;
 use tokio::sync::mpsc::UnboundedSender;
+
+use crate::stats::{ShellStats, SnapshotInfo};
 
 pub use files::{lock_dir, log_name, read_myid, snapshot_name, DirLock, VERSION_DIR};
 pub use purge::{purge_dirs, PurgeReport, MIN_KEEP_SNAPSHOTS};
@@ -94,11 +96,17 @@ pub struct StorageOptions {
     pub prealloc_bytes: u64,
     /// Purge after each snapshot, keeping this many (ZooKeeper's autopurge); `None` = never.
     pub auto_purge_keep: Option<usize>,
+    /// Where fsync and snapshot durations and the last snapshot are recorded.
+    pub stats: Arc<ShellStats>,
 }
 
 impl Default for StorageOptions {
     fn default() -> StorageOptions {
-        StorageOptions { prealloc_bytes: PREALLOC_BYTES, auto_purge_keep: None }
+        StorageOptions {
+            prealloc_bytes: PREALLOC_BYTES,
+            auto_purge_keep: None,
+            stats: Arc::default(),
+        }
     }
 }
 
@@ -234,6 +242,16 @@ impl Storage {
             found.log.len(),
             found.last_zxid
         );
+        if let Some(zxid) = found.snapshot_zxid {
+            let written = std::fs::metadata(snap_dir.join(snapshot_name(zxid)))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            let written_epoch_secs = written.map(|d| d.as_secs()).unwrap_or(0);
+            options.stats.set_last_snapshot(SnapshotInfo { zxid, written_epoch_secs });
+        }
+        // Storage threads log under the server's span (its id), like the tasks do.
+        let span = tracing::Span::current();
         let (snap_tx, snap_rx) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
         let log_writer = writer::LogWriter::new(
@@ -242,21 +260,28 @@ impl Storage {
             found.last_zxid,
             synced,
             snap_tx.clone(),
+            options.stats.clone(),
         );
         let spawn_err = |e| StorageError::io("start thread for", data_dir, e);
         let log_thread = std::thread::Builder::new()
             .name("keeper-log".into())
-            .spawn(move || {
-                let _guard = AbortOnPanic("log writer");
-                log_writer.run(rx)
+            .spawn({
+                let span = span.clone();
+                move || {
+                    let _span = span.enter();
+                    let _guard = AbortOnPanic("log writer");
+                    log_writer.run(rx)
+                }
             })
             .map_err(spawn_err)?;
         let keep = options.auto_purge_keep;
+        let stats = options.stats.clone();
         let snap_thread = std::thread::Builder::new()
             .name("keeper-snapshot".into())
             .spawn(move || {
+                let _span = span.enter();
                 let _guard = AbortOnPanic("snapshot writer");
-                writer::run_snapshots(snap_rx, snap_dir, log_dir, keep)
+                writer::run_snapshots(snap_rx, snap_dir, log_dir, keep, &stats)
             })
             .map_err(spawn_err)?;
         let storage = Storage {

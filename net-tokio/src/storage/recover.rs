@@ -23,6 +23,8 @@ pub(crate) type SnapshotDecoder<'a, T> = dyn FnMut(&[u8]) -> Result<(Zxid, T), P
 /// What recovery found, before the snapshot's tree is interpreted.
 pub(crate) struct Found<T> {
     pub snapshot: Option<T>,
+    /// The zxid the loaded snapshot is labelled with.
+    pub snapshot_zxid: Option<Zxid>,
     pub log: Vec<TxnRecord>,
     /// The highest zxid on disk (log or snapshot): new appends must be above it.
     pub last_zxid: Zxid,
@@ -66,7 +68,8 @@ pub(crate) fn recover<T>(
         return Err(StorageError::NoUsableSnapshot { dir: snap_dir.to_path_buf() });
     }
     let (log, last_log) = recover_log(log_dir, snap_zxid)?;
-    Ok(Found { snapshot, log, last_zxid: last_log.max(snap_zxid) })
+    let snapshot_zxid = snapshot.is_some().then_some(snap_zxid);
+    Ok(Found { snapshot, snapshot_zxid, log, last_zxid: last_log.max(snap_zxid) })
 }
 
 /// Every record with zxid above `after`, and the highest zxid in any log file.

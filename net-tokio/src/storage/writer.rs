@@ -37,6 +37,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use keeper_core::ids::{PersistSeq, Zxid};
@@ -46,6 +48,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::files::{log_name, snapshot_name, sync_dir};
 use super::purge::purge_dirs;
+use crate::stats::ShellStats;
 
 /// Log files grow in blocks of this many bytes (64 MiB, ZooKeeper's preAllocSize default).
 pub const PREALLOC_BYTES: u64 = 64 * 1024 * 1024;
@@ -87,6 +90,8 @@ pub(crate) struct LogWriter {
     pub synced: UnboundedSender<PersistSeq>,
     pub snapshots: Sender<SnapshotJob>,
     current: Option<Current>,
+    /// fsync durations go here (ZooKeeper's `fsynctime`).
+    stats: Arc<ShellStats>,
 }
 
 impl LogWriter {
@@ -96,6 +101,7 @@ impl LogWriter {
         last_zxid: Zxid,
         synced: UnboundedSender<PersistSeq>,
         snapshots: Sender<SnapshotJob>,
+        stats: Arc<ShellStats>,
     ) -> LogWriter {
         assert!(prealloc_bytes > 0);
         LogWriter {
@@ -106,6 +112,7 @@ impl LogWriter {
             synced,
             snapshots,
             current: None,
+            stats,
         }
     }
 
@@ -202,8 +209,10 @@ impl LogWriter {
         let wrote =
             cur.file.seek(SeekFrom::Start(cur.written)).and_then(|_| cur.file.write_all(pending));
         wrote.unwrap_or_else(|e| fatal("write", &cur.path, &e.to_string()));
+        let started = Instant::now();
         let synced = if grown || created { cur.file.sync_all() } else { cur.file.sync_data() };
         synced.unwrap_or_else(|e| fatal("fsync", &cur.path, &e.to_string()));
+        self.stats.record_fsync(started.elapsed());
         if created {
             sync_dir(&self.log_dir)
                 .unwrap_or_else(|e| fatal("fsync", &self.log_dir, &e.to_string()));
@@ -219,15 +228,23 @@ pub(crate) fn run_snapshots(
     snap_dir: PathBuf,
     log_dir: PathBuf,
     auto_purge_keep: Option<usize>,
+    stats: &ShellStats,
 ) {
     while let Ok(job) = rx.recv() {
         let keep = match job {
             SnapshotJob::Write { zxid, image } => {
+                let started = Instant::now();
                 if let Err(e) = write_snapshot(&snap_dir, zxid, &image) {
                     tracing::error!("snapshot {zxid} not written (the log still holds it): {e}");
                     continue;
                 }
-                tracing::info!("snapshot {zxid} written ({} bytes)", image.len());
+                let took = started.elapsed();
+                stats.record_snapshot(zxid, took);
+                tracing::info!(
+                    "snapshot {zxid} written ({} bytes, {} ms)",
+                    image.len(),
+                    took.as_millis()
+                );
                 match auto_purge_keep {
                     Some(k) => k,
                     None => continue,

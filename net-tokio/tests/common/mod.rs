@@ -9,15 +9,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// Starts a standalone server whose zoo.cfg is a fresh dataDir, `tickTime=100`, and the
-/// `extra` lines. Returns its address and the stop switch (dropping it stops the server).
+/// Starts a standalone server whose zoo.cfg is a fresh dataDir, `tickTime=100`, no
+/// AdminServer (tests run in parallel: they cannot all have port 8080), and the `extra`
+/// lines. Returns its address and the stop switch (dropping it stops the server).
+#[allow(dead_code)] // admin_http starts its servers with serve_with
 pub async fn start_server(extra: &str) -> (SocketAddr, watch::Sender<bool>) {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("keeper-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let text = format!("dataDir={}\ntickTime=100\nclientPort=0\n{extra}", dir.display());
-    let cfg = ZooCfg::parse(&text).expect("valid test config");
+    let cfg = test_config(&format!("admin.enableServer=false\n{extra}"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -39,4 +36,14 @@ pub async fn four_letter(addr: SocketAddr, cmd: &str) -> String {
         .expect("server closes after a four-letter word")
         .unwrap();
     text
+}
+
+/// A zoo.cfg for a test: a fresh temp dataDir, `tickTime=100`, `clientPort=0`, then `extra`.
+pub fn test_config(extra: &str) -> ZooCfg {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("keeper-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!("dataDir={}\ntickTime=100\nclientPort=0\n{extra}", dir.display());
+    ZooCfg::parse(&text).expect("valid test config")
 }

@@ -68,7 +68,7 @@ pub fn rec(z: u64) -> TxnRecord {
 
 /// Small preallocation so tests also cross block boundaries.
 pub fn small_options() -> StorageOptions {
-    StorageOptions { prealloc_bytes: 4096, auto_purge_keep: None }
+    StorageOptions { prealloc_bytes: 4096, ..StorageOptions::default() }
 }
 
 pub fn open(dir: &Path) -> (Storage, RecoveredImages, UnboundedReceiver<PersistSeq>) {
