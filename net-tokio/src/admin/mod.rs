@@ -134,6 +134,7 @@ pub async fn serve(listener: TcpListener, site: Site, mut shutdown: watch::Recei
 
 async fn respond(site: &Site, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let reply = site.answer(req.method(), req.uri().path(), req.uri().query()).await;
+    debug!(method = %req.method(), path = req.uri().path(), status = reply.status.as_u16(), "HTTP");
     let body = if req.method() == Method::HEAD { Bytes::new() } else { Bytes::from(reply.body) };
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = reply.status;
