@@ -1,7 +1,8 @@
 # Shared helpers for the zkCli / cli_mt conformance checks: start a standalone server
 # (keeper, or Apache ZooKeeper with MODE=reference) on a loopback port with a temp
 # dataDir, wait for it with a bounded `ruok` poll, and always stop it on exit.
-# Sourced, not run. Callers set MODE (keeper|reference) and PORT.
+# Sourced, not run. Callers set MODE (keeper|reference) and PORT, and may set EXTRA_CFG
+# (zoo.cfg lines appended after the defaults, so they override them).
 
 conf_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$conf_dir/../.." && pwd)"
@@ -28,9 +29,11 @@ clientPortAddress=127.0.0.1
 maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=*
+${EXTRA_CFG:-}
 CFG
   if [ "$MODE" = reference ]; then
-    java -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar" \
+    # servlet-api.jar: without it Jetty cannot load and the AdminServer silently stays off.
+    java -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar" \
       -Dzookeeper.log.dir="$work_dir" -Dzookeeper.root.logger=WARN,CONSOLE \
       org.apache.zookeeper.server.ZooKeeperServerMain "$work_dir/zoo.cfg" \
       > "$work_dir/server.log" 2>&1 &
