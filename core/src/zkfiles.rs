@@ -85,7 +85,7 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<ZkSnapshot, String> {
     let (_version, _dbid) = (r.i32(), r.i64());
     let mut body = || -> Result<(Vec<(SessionId, i32)>, Vec<ZkNode>), DecodeError> {
         let n = r.count(12)?;
-        let mut sessions = Vec::with_capacity(n);
+        let mut sessions = r.vec_for(n);
         for _ in 0..n {
             sessions.push((SessionId(r.i64()?), r.i32()?));
         }
@@ -177,11 +177,18 @@ pub fn parse_txn(buf: &[u8]) -> Result<TxnRecord, DecodeError> {
         time_ms: r.i64()?,
     };
     let kind = r.i32()?;
-    let txn = parse_body(kind, header.session, &mut r)?;
+    let txn = parse_body(kind, header.session, &mut r, true)?;
     Ok(TxnRecord { header, txn })
 }
 
-fn parse_body(kind: i32, session: SessionId, r: &mut Reader<'_>) -> Result<Txn, DecodeError> {
+/// `top` is false inside a multi: ZooKeeper's MultiTxn never nests, and refusing a nested
+/// one keeps hostile files from driving the recursion deep.
+fn parse_body(
+    kind: i32,
+    session: SessionId,
+    r: &mut Reader<'_>,
+    top: bool,
+) -> Result<Txn, DecodeError> {
     Ok(match kind {
         op::CREATE | op::CREATE2 => {
             let (path, data, acl) = (r.string()?, r.data()?, read_acls(r)?);
@@ -209,13 +216,13 @@ fn parse_body(kind: i32, session: SessionId, r: &mut Reader<'_>) -> Result<Txn, 
         op::CREATE_SESSION => Txn::CreateSession { timeout_ms: r.i32()? },
         op::CLOSE_SESSION => Txn::CloseSession,
         op::ERROR => Txn::Error { err: r.i32()? },
-        op::MULTI => {
+        op::MULTI if top => {
             let n = r.count(8)?;
-            let mut subs = Vec::with_capacity(n);
+            let mut subs = r.vec_for(n);
             for _ in 0..n {
                 let sub_kind = r.i32()?;
                 let body = r.buffer()?;
-                subs.push(parse_body(sub_kind, session, &mut Reader::new(&body))?);
+                subs.push(parse_body(sub_kind, session, &mut Reader::new(&body), false)?);
             }
             Txn::Multi(subs)
         }

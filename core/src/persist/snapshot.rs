@@ -97,7 +97,7 @@ pub fn decode_snapshot_image(bytes: &[u8]) -> Result<SnapshotImage<'_>, PersistE
     let zxid = Zxid::from_i64(r.i64().map_err(|e| bad(&r, e))?);
     // Each session entry is 12 bytes.
     let n = r.count(12).map_err(|e| bad(&r, e))?;
-    let mut sessions: Vec<(SessionId, i32)> = Vec::with_capacity(n);
+    let mut sessions: Vec<(SessionId, i32)> = r.vec_for(n);
     for _ in 0..n {
         let id = SessionId(r.i64().map_err(|e| bad(&r, e))?);
         let timeout_ms = r.i32().map_err(|e| bad(&r, e))?;

@@ -121,7 +121,7 @@ fn decode_body(r: &mut Reader<'_>, ty: i32, top: bool) -> DecodeResult<Txn> {
         op::MULTI if top => {
             // Each sub-txn takes at least its type and length (8 bytes).
             let n = r.count(8)?;
-            let mut subs = Vec::with_capacity(n);
+            let mut subs = r.vec_for(n);
             for _ in 0..n {
                 let sub_ty = r.i32()?;
                 let body = r

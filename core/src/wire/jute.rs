@@ -137,10 +137,19 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+    /// An empty vector with room for `n` elements, or fewer: the room reserved never takes
+    /// more bytes than the input has left, whatever `n` a length field declared. (A Rust
+    /// element can be larger than its encoding, e.g. a 24-byte `String` for a 4-byte empty
+    /// string, so reserving `n` outright could cost several times the frame.) Pushing past
+    /// the reservation grows the vector as elements really decode.
+    pub fn vec_for<T>(&self, n: usize) -> Vec<T> {
+        let room = self.remaining() / std::mem::size_of::<T>().max(1);
+        Vec::with_capacity(n.min(room))
+    }
     /// A `vector<ustring>`.
     pub fn strings(&mut self) -> DecodeResult<Vec<String>> {
         let n = self.count(4)?;
-        let mut v = Vec::with_capacity(n);
+        let mut v = self.vec_for(n);
         for _ in 0..n {
             v.push(self.string()?);
         }

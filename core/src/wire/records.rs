@@ -89,7 +89,7 @@ pub fn write_acls(w: &mut Writer, acls: &[Acl]) {
 /// Reads a `vector<ACL>`; a null vector reads as empty.
 pub fn read_acls(r: &mut Reader) -> DecodeResult<Vec<Acl>> {
     let n = r.count(MIN_ACL_BYTES)?;
-    let mut acls = Vec::with_capacity(n);
+    let mut acls = r.vec_for(n);
     for _ in 0..n {
         let perms = r.i32()?;
         acls.push(Acl { perms, id: read_id(r)? });
@@ -109,7 +109,7 @@ pub fn write_client_infos(w: &mut Writer, infos: &[ClientInfo]) {
 /// Reads a `vector<ClientInfo>`.
 pub fn read_client_infos(r: &mut Reader) -> DecodeResult<Vec<ClientInfo>> {
     let n = r.count(MIN_CLIENT_INFO_BYTES)?;
-    let mut infos = Vec::with_capacity(n);
+    let mut infos = r.vec_for(n);
     for _ in 0..n {
         infos.push(ClientInfo { auth_scheme: r.string()?, user: r.string()? });
     }
