@@ -37,8 +37,12 @@ pub struct Config {
     pub reconfig_enabled: bool,
     /// `maxClientCnxns` per client IP (0 = unlimited).
     pub max_client_cnxns: u32,
-    /// `globalOutstandingLimit`.
+    /// `globalOutstandingLimit`: requests in process past which busy connections are not
+    /// read from (enforced by the shell).
     pub global_outstanding_limit: u32,
+    /// `zookeeper.nio.sessionlessCnxnTimeout`: a connection that has not completed its
+    /// handshake within this many ms is closed (enforced by the shell).
+    pub sessionless_cnxn_timeout_ms: u64,
     /// `readonlymode.enabled`.
     pub read_only_mode_enabled: bool,
     /// `localSessionsEnabled`.
@@ -146,6 +150,7 @@ impl Config {
             reconfig_enabled: false,
             max_client_cnxns: 60,
             global_outstanding_limit: 1000,
+            sessionless_cnxn_timeout_ms: 10_000,
             read_only_mode_enabled: false,
             local_sessions_enabled: false,
             version_text: VERSION_TEXT.to_string(),

@@ -322,6 +322,9 @@ impl Builder {
             "globalOutstandingLimit" | "zookeeper.globalOutstandingLimit" => {
                 c.global_outstanding_limit = number(p, v)?
             }
+            "nio.sessionlessCnxnTimeout" | "zookeeper.nio.sessionlessCnxnTimeout" => {
+                c.sessionless_cnxn_timeout_ms = number(p, v)?
+            }
             "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
                 c.read_only_mode_enabled = boolean(p, v)?
             }

@@ -10,3 +10,4 @@ pub mod server;
 pub mod startup;
 pub mod stats;
 pub mod storage;
+pub mod throttle;

@@ -4,8 +4,11 @@
 //! input (a decoded client message, a tick, a storage completion or shutdown), hands it to
 //! [`Node::handle`], drains [`Node::poll`] and routes each output: `Persist` to the storage
 //! writer, client outputs as encoded frames to the connection's bounded outbound queue.
-//! Every queue is bounded: a client that stops reading its replies fills its queue and is
-//! closed rather than growing server memory (mini-redis's shape, with a drop policy).
+//! Every queue is bounded (see [`crate::throttle`]): a connection whose replies pile up
+//! unread, or that has requests in process while the server is over
+//! `globalOutstandingLimit`, is not read from until that clears; one whose unread replies
+//! pass [`crate::throttle::Limits::close_bytes`] anyway is closed. A connection that sends
+//! no handshake within `sessionless_cnxn_timeout_ms` is closed.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -23,11 +26,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::stats::ShellStats;
+use crate::throttle::{ConnLoad, Gate, Limits};
 
 /// Inputs waiting for the node task; past it, connection readers wait (backpressure).
 pub const INBOUND_QUEUE: usize = 4096;
-/// Frames waiting to be written to one client; past it, the connection is closed.
-pub const OUTBOUND_QUEUE: usize = 1024;
+/// Frames waiting to be written to one client; past it, the connection is closed. (Bytes
+/// are bounded separately, by `Limits::close_bytes`; this bounds many tiny frames.)
+pub const OUTBOUND_QUEUE: usize = 64 * 1024;
 /// Bytes read from a socket at once.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -73,9 +78,14 @@ pub async fn run_with(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let NodeInbox { tx, rx } = inbox;
-    let acceptor =
-        tokio::spawn(accept_loop(listener, tx, config.max_buffer_bytes, shutdown.clone()));
-    node_loop(config, node, rx, storage, &stats, &mut shutdown).await;
+    let shared = Arc::new(Shared {
+        limits: Limits::from_config(&config),
+        max_buffer_bytes: config.max_buffer_bytes,
+        gate: Gate::default(),
+        stats,
+    });
+    let acceptor = tokio::spawn(accept_loop(listener, tx, shared.clone(), shutdown.clone()));
+    node_loop(config, node, rx, storage, &shared, &mut shutdown).await;
     acceptor.abort();
 }
 
@@ -118,30 +128,48 @@ impl NodeHandle {
 type Query = Box<dyn FnOnce(&mut Node) + Send>;
 
 /// What connection tasks send the node task: an input, plus (on open) the connection's
-/// outbound queue so the node task can route replies; or a query from the admin side.
+/// outbound queue and load so the node task can route replies and account for them; or a
+/// query from the admin side.
 enum Inbound {
-    Open { conn: ConnId, addr: String, out: mpsc::Sender<Outbound> },
+    Open { conn: ConnId, addr: String, out: mpsc::Sender<Outbound>, load: Arc<ConnLoad> },
     Input(Input),
     Query(Query),
 }
+
+/// What every task of one server shares: its bounds and the global request count.
+struct Shared {
+    limits: Limits,
+    max_buffer_bytes: usize,
+    gate: Gate,
+    /// Counters only the shell sees (reply sizes, auth failures, fsync times).
+    stats: Arc<ShellStats>,
+}
+
+/// The node task's handle on one connection.
+struct ConnOut {
+    out: mpsc::Sender<Outbound>,
+    load: Arc<ConnLoad>,
+}
+
+type Conns = BTreeMap<ConnId, ConnOut>;
 
 async fn node_loop(
     config: Config,
     mut node: Node,
     mut inbound: mpsc::Receiver<Inbound>,
     mut storage: StorageLink,
-    stats: &ShellStats,
+    shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
 ) {
     assert!(config.tick_ms > 0, "tickTime is validated by zoocfg");
     let mut ticker = tokio::time::interval(Duration::from_millis(config.tick_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut conns: BTreeMap<ConnId, mpsc::Sender<Outbound>> = BTreeMap::new();
+    let mut conns: Conns = BTreeMap::new();
     loop {
         let input = tokio::select! {
             Some(msg) = inbound.recv() => match msg {
-                Inbound::Open { conn, addr, out } => {
-                    conns.insert(conn, out);
+                Inbound::Open { conn, addr, out, load } => {
+                    conns.insert(conn, ConnOut { out, load });
                     Input::ClientOpen { conn, addr }
                 }
                 Inbound::Input(input) => input,
@@ -155,23 +183,20 @@ async fn node_loop(
             _ = shutdown.changed() => break,
         };
         if let Input::ClientClosed { conn } = &input {
-            conns.remove(conn);
+            if let Some(c) = conns.remove(conn) {
+                c.load.forget(&shared.gate);
+            }
         }
         node.handle(input);
         while let Some(output) = node.poll() {
-            route(output, &mut conns, &storage, stats);
+            route(output, &mut conns, &storage, shared);
         }
     }
     info!("client server shutting down");
 }
 
 /// Carries out one output. Encoding lives in core; this only picks the queue.
-fn route(
-    output: Output,
-    conns: &mut BTreeMap<ConnId, mpsc::Sender<Outbound>>,
-    storage: &StorageLink,
-    stats: &ShellStats,
-) {
+fn route(output: Output, conns: &mut Conns, storage: &StorageLink, shared: &Shared) {
     let (conn, msg) = match output {
         Output::Persist { seq, write } => {
             if let DurableWrite::Append(rec) = &write {
@@ -204,12 +229,15 @@ fn route(
         }
         Output::Reply { conn, xid, zxid, result } => {
             if matches!(result, Err(KeeperError::AuthFailed)) {
-                stats.record_auth_failed();
+                shared.stats.record_auth_failed();
+            }
+            if let Some(c) = conns.get(&conn) {
+                c.load.answered(&shared.gate);
             }
             let mut buf = Vec::new();
             codec::encode_reply(xid.0, zxid.0 as i64, &result, &mut buf);
             // ZooKeeper counts the serialized reply, without the frame's length prefix.
-            stats.record_response(buf.len().saturating_sub(4));
+            shared.stats.record_response(buf.len().saturating_sub(4));
             (conn, Outbound::Bytes(buf))
         }
         Output::Watch { conn, zxid, event } => {
@@ -220,18 +248,40 @@ fn route(
         Output::Text { conn, text } => (conn, Outbound::Bytes(text.into_bytes())),
         Output::Close { conn } => (conn, Outbound::Close),
     };
-    let Some(out) = conns.get(&conn) else {
+    let Some(c) = conns.get(&conn) else {
         debug!(%conn, "output for a connection already gone");
         return;
     };
+    let bytes = match &msg {
+        Outbound::Bytes(b) => b.len(),
+        Outbound::Close => 0,
+    };
+    if !c.load.try_queue(bytes, &shared.limits) {
+        warn!(
+            %conn,
+            queued = c.load.queued_bytes(),
+            "client is not reading its replies; closing connection"
+        );
+        conns.remove(&conn);
+        return;
+    }
     let closing = matches!(msg, Outbound::Close);
-    if out.try_send(msg).is_err() {
-        // Full (the client is not reading) or the writer ended: dropping the sender makes
-        // the connection task close the socket; it then reports ClientClosed.
-        warn!(%conn, "outbound queue full or closed; closing connection");
-        conns.remove(&conn);
-    } else if closing {
-        conns.remove(&conn);
+    match c.out.try_send(msg) {
+        Ok(()) if closing => {
+            conns.remove(&conn);
+        }
+        Ok(()) => {}
+        Err(e) => {
+            // Full (many tiny frames unread) or the writer ended: dropping the sender makes
+            // the connection task close the socket; it then reports ClientClosed.
+            c.load.written(bytes);
+            if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                warn!(%conn, "outbound queue full; closing connection");
+            } else {
+                debug!(%conn, "connection writer already ended");
+            }
+            conns.remove(&conn);
+        }
     }
 }
 
@@ -251,7 +301,7 @@ fn log_session_txn(rec: &keeper_core::txn::TxnRecord) {
 async fn accept_loop(
     listener: TcpListener,
     inbound: mpsc::Sender<Inbound>,
-    max_buffer_bytes: usize,
+    shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) {
     let mut next_conn = 1u64;
@@ -267,59 +317,75 @@ async fn accept_loop(
         next_conn += 1;
         let _ = stream.set_nodelay(true);
         let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let load = Arc::new(ConnLoad::default());
         // ip:port, as ZooKeeper's `cons` shows it; the core takes the IP part for
         // maxClientCnxns and the ip ACL scheme.
-        let open = Inbound::Open { conn, addr: peer.to_string(), out: out_tx };
+        let open = Inbound::Open { conn, addr: peer.to_string(), out: out_tx, load: load.clone() };
         if inbound.send(open).await.is_err() {
             return;
         }
-        let inbound = inbound.clone();
+        let link = ConnLink { conn, inbound: inbound.clone(), load, shared: shared.clone() };
         let shutdown = shutdown.clone();
         tokio::spawn(
             async move {
-                connection(conn, peer, stream, inbound, out_rx, max_buffer_bytes, shutdown).await;
+                connection(link, peer, stream, out_rx, shutdown).await;
             }
             .in_current_span(),
         );
     }
 }
 
+/// What a connection task needs besides its socket.
+struct ConnLink {
+    conn: ConnId,
+    inbound: mpsc::Sender<Inbound>,
+    load: Arc<ConnLoad>,
+    shared: Arc<Shared>,
+}
+
 /// One client connection: a reader (bytes → inputs) and a writer (queue → socket).
 async fn connection(
-    conn: ConnId,
+    link: ConnLink,
     peer: SocketAddr,
     stream: TcpStream,
-    inbound: mpsc::Sender<Inbound>,
     out_rx: mpsc::Receiver<Outbound>,
-    max_buffer_bytes: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let conn = link.conn;
     debug!(%conn, %peer, "accepted");
     let (reader, writer) = stream.into_split();
-    let mut write_task = tokio::spawn(write_loop(writer, out_rx).in_current_span());
+    let mut write_task =
+        tokio::spawn(write_loop(writer, out_rx, link.load.clone()).in_current_span());
     tokio::select! {
-        reason = read_loop(conn, reader, &inbound, max_buffer_bytes) => {
+        reason = read_loop(&link, reader) => {
             debug!(%conn, reason, "reader ended");
         }
         _ = &mut write_task => debug!(%conn, "writer ended"),
         _ = shutdown.changed() => {}
     }
     write_task.abort();
-    let _ = inbound.send(Inbound::Input(Input::ClientClosed { conn })).await;
+    let _ = link.inbound.send(Inbound::Input(Input::ClientClosed { conn })).await;
 }
 
-/// Reads frames until EOF, an error, or a frame over the limit; returns why it stopped.
-async fn read_loop<R: AsyncReadExt + Unpin>(
-    conn: ConnId,
-    mut reader: R,
-    inbound: &mpsc::Sender<Inbound>,
-    max_buffer_bytes: usize,
-) -> &'static str {
+/// Reads frames until EOF, an error, a frame over the limit, or no handshake in time;
+/// returns why it stopped. Each request waits for [`ConnLoad::admit`] before it goes to
+/// the node, and nothing more is read meanwhile.
+async fn read_loop<R: AsyncReadExt + Unpin>(link: &ConnLink, mut reader: R) -> &'static str {
+    let (conn, inbound, shared) = (link.conn, &link.inbound, &*link.shared);
+    let handshake_deadline = tokio::time::Instant::now() + shared.limits.handshake_timeout;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut handshaken = false;
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
-        let n = match reader.read(&mut chunk).await {
+        let read = if handshaken {
+            reader.read(&mut chunk).await
+        } else {
+            match tokio::time::timeout_at(handshake_deadline, reader.read(&mut chunk)).await {
+                Ok(read) => read,
+                Err(_) => return "no handshake in time",
+            }
+        };
+        let n = match read {
             Ok(0) => return "eof",
             Ok(n) => n,
             Err(_) => return "read error",
@@ -333,9 +399,14 @@ async fn read_loop<R: AsyncReadExt + Unpin>(
                 std::future::pending::<()>().await;
             }
         }
-        match frames(conn, &mut buf, &mut handshaken, max_buffer_bytes) {
+        match frames(conn, &mut buf, &mut handshaken, shared.max_buffer_bytes) {
             Ok(inputs) => {
                 for input in inputs {
+                    if matches!(input, Input::ClientRequest { .. } | Input::ClientBadRequest { .. })
+                    {
+                        link.load.admit(&shared.gate, &shared.limits).await;
+                        link.load.request_sent(&shared.gate);
+                    }
                     if inbound.send(Inbound::Input(input)).await.is_err() {
                         return "server gone";
                     }
@@ -392,8 +463,13 @@ fn frames(
     Ok(inputs)
 }
 
-/// Writes queued frames, batching whatever is already queued into one write_all.
-async fn write_loop<W: AsyncWriteExt + Unpin>(mut writer: W, mut out: mpsc::Receiver<Outbound>) {
+/// Writes queued frames, batching whatever is already queued into one write_all, and
+/// tells the connection's load how many bytes left the queue.
+async fn write_loop<W: AsyncWriteExt + Unpin>(
+    mut writer: W,
+    mut out: mpsc::Receiver<Outbound>,
+    load: Arc<ConnLoad>,
+) {
     let mut batch = Vec::new();
     while let Some(first) = out.recv().await {
         let mut close = false;
@@ -408,7 +484,9 @@ async fn write_loop<W: AsyncWriteExt + Unpin>(mut writer: W, mut out: mpsc::Rece
             }
             next = out.try_recv().ok();
         }
-        if writer.write_all(&batch).await.is_err() {
+        let written = writer.write_all(&batch).await;
+        load.written(batch.len());
+        if written.is_err() {
             return;
         }
         batch.clear();
@@ -434,46 +512,63 @@ mod tests {
         (StorageLink { persist, persisted }, persist_rx)
     }
 
-    /// A client that does not read fills its bounded queue and is dropped, not buffered.
+    fn shared(close_bytes: usize) -> Shared {
+        let mut limits = Limits::from_config(&keeper_core::config::Config::standalone(100));
+        limits.throttle_bytes = close_bytes / 2;
+        limits.close_bytes = close_bytes;
+        Shared {
+            limits,
+            max_buffer_bytes: 1 << 20,
+            gate: Gate::default(),
+            stats: Arc::new(ShellStats::new()),
+        }
+    }
+
+    fn conn_out(tx: mpsc::Sender<Outbound>) -> ConnOut {
+        ConnOut { out: tx, load: Arc::new(ConnLoad::default()) }
+    }
+
+    /// A client that does not read fills its bounded queue and is dropped, not buffered:
+    /// by frame count, and by bytes.
     #[test]
     fn full_outbound_queue_closes_the_connection() {
         let (link, _rx) = storage();
+        let sh = shared(1 << 20);
         let (tx, _out_rx) = mpsc::channel(2);
-        let mut conns = BTreeMap::from([(ConnId(7), tx)]);
+        let mut conns = BTreeMap::from([(ConnId(7), conn_out(tx))]);
         for _ in 0..2 {
-            route(
-                Output::Text { conn: ConnId(7), text: "x".into() },
-                &mut conns,
-                &link,
-                &ShellStats::new(),
-            );
+            route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link, &sh);
             assert!(conns.contains_key(&ConnId(7)));
         }
-        route(
-            Output::Text { conn: ConnId(7), text: "x".into() },
-            &mut conns,
-            &link,
-            &ShellStats::new(),
-        );
+        route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link, &sh);
         assert!(!conns.contains_key(&ConnId(7)));
+
+        let sh = shared(10);
+        let (tx, _out_rx) = mpsc::channel(100);
+        let mut conns = BTreeMap::from([(ConnId(8), conn_out(tx))]);
+        route(Output::Text { conn: ConnId(8), text: "0123456789".into() }, &mut conns, &link, &sh);
+        assert!(conns.contains_key(&ConnId(8)), "exactly at the bound");
+        route(Output::Text { conn: ConnId(8), text: "x".into() }, &mut conns, &link, &sh);
+        assert!(!conns.contains_key(&ConnId(8)), "one byte past the bound");
     }
 
-    /// Text then Close: the socket gets the text and is then shut down (4lw behaviour).
+    /// Text then Close: the socket gets the text and is then shut down (4lw behaviour), and
+    /// the written bytes leave the connection's count.
     #[tokio::test]
     async fn text_then_close_is_written_then_shut_down() {
         let (link, _rx) = storage();
+        let sh = shared(1 << 20);
         let (tx, out_rx) = mpsc::channel(8);
-        let mut conns = BTreeMap::from([(ConnId(1), tx)]);
-        route(
-            Output::Text { conn: ConnId(1), text: "imok".into() },
-            &mut conns,
-            &link,
-            &ShellStats::new(),
-        );
-        route(Output::Close { conn: ConnId(1) }, &mut conns, &link, &ShellStats::new());
+        let out = conn_out(tx);
+        let load = out.load.clone();
+        let mut conns = BTreeMap::from([(ConnId(1), out)]);
+        route(Output::Text { conn: ConnId(1), text: "imok".into() }, &mut conns, &link, &sh);
+        route(Output::Close { conn: ConnId(1) }, &mut conns, &link, &sh);
         assert!(conns.is_empty(), "a closed connection gets no more outputs");
+        assert_eq!(load.queued_bytes(), 4);
         let (client, server) = tokio::io::duplex(64);
-        write_loop(server, out_rx).await;
+        write_loop(server, out_rx, load.clone()).await;
+        assert_eq!(load.queued_bytes(), 0);
         let mut client = client;
         let mut text = String::new();
         client.read_to_string(&mut text).await.unwrap();
@@ -484,18 +579,14 @@ mod tests {
     #[test]
     fn persist_goes_to_storage_in_order() {
         let (link, mut rx) = storage();
+        let sh = shared(1 << 20);
         let mut conns = BTreeMap::new();
         for seq in 1..=3 {
             let write =
                 DurableWrite::Snapshot { zxid: keeper_core::Zxid(seq), image: bytes::Bytes::new() };
-            route(
-                Output::Persist { seq: PersistSeq(seq), write },
-                &mut conns,
-                &link,
-                &ShellStats::new(),
-            );
+            route(Output::Persist { seq: PersistSeq(seq), write }, &mut conns, &link, &sh);
         }
-        route(Output::Close { conn: ConnId(9) }, &mut conns, &link, &ShellStats::new());
+        route(Output::Close { conn: ConnId(9) }, &mut conns, &link, &sh);
         let seqs: Vec<u64> = std::iter::from_fn(|| rx.try_recv().ok()).map(|(s, _)| s.0).collect();
         assert_eq!(seqs, vec![1, 2, 3]);
     }
