@@ -9,7 +9,15 @@
 //! past an acknowledged one; a node written before the first kill keeps its data and
 //! version; new writes work. It repeats for several rounds, accumulating acknowledged
 //! writes. A small snapCount makes snapshots happen under load too, so recovery is tested
-//! from snapshot plus log, not only from the log. Set `KEEPER_KILL9_SEED` to replay a run.
+//! from snapshot plus log, not only from the log, and autopurge deletes old files under the
+//! same kills. Set `KEEPER_KILL9_SEED` to replay a run.
+//!
+//! Loop mode (`.ci/run`'s `kill9 loop` step, on the release binary named by
+//! `KEEPER_KILL9_BIN`): `KEEPER_KILL9_ROUNDS=N` runs up to N rounds
+//! and `KEEPER_KILL9_SECONDS=S` stops starting new rounds after S seconds; with
+//! `KEEPER_KILL9_MIN_ROUNDS=M` the test fails if fewer than M rounds fit. Verification reads
+//! every acknowledged node back through multiRead batches, so a round stays cheap as the
+//! ledger grows to thousands of nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -21,11 +29,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keeper_core::error::KeeperError;
-use keeper_core::proto::Acl;
+use keeper_core::proto::{Acl, OpResult, Request, Response};
 use keeper_net::client::{connect, Client, ClientError};
 
-/// Kill/restart cycles in one run.
-const ROUNDS: usize = 5;
+/// Kill/restart cycles in one run unless `KEEPER_KILL9_ROUNDS` says otherwise.
+const DEFAULT_ROUNDS: usize = 5;
+/// getData sub-ops per multiRead when verifying (replies stay far below jute.maxbuffer:
+/// payloads are under 100 bytes).
+const VERIFY_BATCH: usize = 500;
 /// Concurrent create loops per round.
 const WRITERS: usize = 4;
 /// How long a server gets to answer `ruok` and `srvr` after it is spawned.
@@ -94,6 +105,28 @@ fn snap_count() -> u64 {
     std::env::var("KEEPER_KILL9_SNAPCOUNT").ok().and_then(|s| s.parse().ok()).unwrap_or(200)
 }
 
+/// The binary under test: this build's, or `KEEPER_KILL9_BIN` (CI's loop runs the release
+/// binary, whose recovery is not slowed by debug assertions over the whole tree).
+fn keeper_bin() -> PathBuf {
+    std::env::var_os("KEEPER_KILL9_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keeper")))
+}
+
+/// preAllocSize (KB) for the server: ZooKeeper's 64 MiB default unless
+/// `KEEPER_KILL9_PREALLOC_KB` says otherwise. Recovery reads whole log files, which a debug
+/// build does slowly at 64 MiB a file, so the CI loop uses a small size (which also makes
+/// the log cross preallocation boundaries under load).
+fn prealloc_kb() -> u64 {
+    env_number("KEEPER_KILL9_PREALLOC_KB").unwrap_or(65536)
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name)
+        .ok()
+        .map(|s| s.parse().unwrap_or_else(|_| panic!("{name}={s:?} is not a non-negative integer")))
+}
+
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     l.local_addr().expect("local addr").port()
@@ -127,16 +160,18 @@ fn try_start(dir: &Path, port: u16, tag: &str) -> Result<Server, String> {
         format!(
             "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
              maxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n\
-             snapCount={}\n",
+             snapCount={}\npreAllocSize={}\nautopurge.purgeInterval=1\n\
+             autopurge.snapRetainCount=3\n",
             data.display(),
-            snap_count()
+            snap_count(),
+            prealloc_kb()
         ),
     )
     .expect("write zoo.cfg");
     let log = dir.join(format!("server-{tag}.log"));
     let out = std::fs::File::create(&log).expect("create server log");
     let err = out.try_clone().expect("clone log handle");
-    let child = Command::new(env!("CARGO_BIN_EXE_keeper"))
+    let child = Command::new(keeper_bin())
         .arg("server")
         .arg(&cfg)
         .env("RUST_LOG", "info")
@@ -297,16 +332,17 @@ async fn verify(
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let mut lost = Vec::new();
-    for (path, data) in ledger.acked.iter().chain(extra.iter()) {
-        match client.get_data(path, false).await {
-            Ok((got, _)) if got.as_deref() == Some(&data[..]) => {}
-            Ok((got, _)) => problems.push(format!(
+    let acked: Vec<(&String, &Vec<u8>)> = ledger.acked.iter().chain(extra.iter()).collect();
+    let acked_found = read_all(client, &acked, &mut problems).await;
+    for ((path, data), got) in acked.iter().zip(acked_found) {
+        match got {
+            Some(got) if got.as_deref() == Some(&data[..]) => {}
+            Some(got) => problems.push(format!(
                 "{path}: acknowledged data {:?}, found {:?}",
                 String::from_utf8_lossy(data),
                 got.map(|g| String::from_utf8_lossy(&g).into_owned())
             )),
-            Err(ClientError::Keeper(KeeperError::NoNode)) => lost.push(path.clone()),
-            Err(e) => problems.push(format!("{path}: get_data failed: {e}")),
+            None => lost.push((*path).clone()),
         }
     }
     if !lost.is_empty() {
@@ -320,15 +356,16 @@ async fn verify(
             ledger.acked_zxid.values().max().copied().unwrap_or(-1)
         ));
     }
-    for (path, data) in &ledger.in_doubt {
-        match client.get_data(path, false).await {
-            Ok((got, _)) if got.as_deref() == Some(&data[..]) => {}
-            Ok((got, _)) => problems.push(format!(
-                "{path} (unacknowledged) exists with wrong data {:?}",
-                got.map(|g| String::from_utf8_lossy(&g).into_owned())
-            )),
-            Err(ClientError::Keeper(KeeperError::NoNode)) => {}
-            Err(e) => problems.push(format!("{path}: get_data failed: {e}")),
+    let doubtful: Vec<(&String, &Vec<u8>)> = ledger.in_doubt.iter().collect();
+    let doubtful_found = read_all(client, &doubtful, &mut problems).await;
+    for ((path, data), got) in doubtful.iter().zip(doubtful_found) {
+        if let Some(got) = got {
+            if got.as_deref() != Some(&data[..]) {
+                problems.push(format!(
+                    "{path} (unacknowledged) exists with wrong data {:?}",
+                    got.map(|g| String::from_utf8_lossy(&g).into_owned())
+                ));
+            }
         }
     }
     match client.get_children("/w", false).await {
@@ -387,6 +424,41 @@ async fn verify(
     problems
 }
 
+/// Reads every path's data with multiRead batches: `Some(data)` when the node exists,
+/// `None` when it does not. Any other answer is recorded as a problem (and read as `None`).
+async fn read_all(
+    client: &Client,
+    entries: &[(&String, &Vec<u8>)],
+    problems: &mut Vec<String>,
+) -> Vec<Option<Option<Vec<u8>>>> {
+    let mut found = Vec::with_capacity(entries.len());
+    for batch in entries.chunks(VERIFY_BATCH) {
+        let ops = batch
+            .iter()
+            .map(|(p, _)| Request::GetData { path: (*p).clone(), watch: false })
+            .collect();
+        let results = match client.request(Request::MultiRead(ops)).await {
+            Ok(Response::Multi(results)) if results.len() == batch.len() => results,
+            other => {
+                problems.push(format!("multiRead of {} paths answered {other:?}", batch.len()));
+                found.extend(batch.iter().map(|_| None));
+                continue;
+            }
+        };
+        for ((path, _), result) in batch.iter().zip(results) {
+            found.push(match result {
+                OpResult::GetData { data, .. } => Some(data.map(|d| d.to_vec())),
+                OpResult::Error { err } if err == KeeperError::NoNode.code() => None,
+                other => {
+                    problems.push(format!("{path}: getData answered {other:?}"));
+                    None
+                }
+            });
+        }
+    }
+    found
+}
+
 /// Warning/error lines a restarted server logged (e.g. a torn log tail it truncated).
 fn notable_log_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -409,6 +481,10 @@ async fn acknowledged_writes_survive_kill_9() {
     eprintln!("kill9_restart seed: {seed} (replay with KEEPER_KILL9_SEED={seed})");
     let mut rng = Rng(seed);
     let started = Instant::now();
+    let rounds = env_number("KEEPER_KILL9_ROUNDS").map_or(DEFAULT_ROUNDS, |n| n as usize);
+    let budget = env_number("KEEPER_KILL9_SECONDS").map(Duration::from_secs);
+    let min_rounds = env_number("KEEPER_KILL9_MIN_ROUNDS").unwrap_or(0) as usize;
+    let mut rounds_done = 0;
 
     let dir =
         TempDir(std::env::temp_dir().join(format!("keeper-kill9-{}-{seed:x}", std::process::id())));
@@ -435,7 +511,11 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut counter_acked = 0;
     let mut notable = Vec::new();
 
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
+        if budget.is_some_and(|b| started.elapsed() >= b) {
+            break;
+        }
+        let round_started = Instant::now();
         let acks = Arc::new(AtomicUsize::new(0));
         let salt = rng.next();
         let mut writers = Vec::new();
@@ -475,7 +555,9 @@ async fn acknowledged_writes_survive_kill_9() {
             .expect("the counter loop did not notice the kill within 10s")
             .expect("counter task panicked");
 
+        let restart_started = Instant::now();
         server = tokio::task::block_in_place(|| restart(&dir.0, port, round));
+        let restart_took = restart_started.elapsed();
         for line in notable_log_lines(&server.log) {
             notable.push(format!("round {round}: {line}"));
         }
@@ -503,7 +585,9 @@ async fn acknowledged_writes_survive_kill_9() {
         );
         eprintln!(
             "round {round}: killed {delay}ms after the 20th ack; {total_acked} acknowledged \
-             creates and /counter v{counter_acked} all survived"
+             creates and /counter v{counter_acked} all survived (round {:?}, restart {:?})",
+            round_started.elapsed(),
+            restart_took
         );
 
         // New writes work after the restart, and are themselves checked in later rounds.
@@ -518,13 +602,19 @@ async fn acknowledged_writes_survive_kill_9() {
         assert_eq!(stat.version, 0);
         after_restart.insert(path, data);
         let _ = client.close().await;
+        rounds_done += 1;
     }
 
     if !notable.is_empty() {
         eprintln!("warnings/errors the restarted servers logged:\n{}", notable.join("\n"));
     }
     let elapsed = started.elapsed();
-    eprintln!("kill9_restart: {ROUNDS} rounds in {elapsed:?}");
+    eprintln!("kill9_restart: {rounds_done} rounds in {elapsed:?}");
+    assert!(
+        rounds_done >= min_rounds.max(1),
+        "only {rounds_done} kill/restart rounds fit in the budget; at least {} were asked for",
+        min_rounds.max(1)
+    );
     // Stop the last server before the temp dir goes.
     drop(server);
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what the conformance checks need on a fresh Debian/Ubuntu CI machine (which
 # has only Rust, Python 3 and Java 17): Apache ZooKeeper (reference server, zkCli.sh),
-# zookeeper-bin (cli_mt), kazoo and its test suite's imports, pytest, nc, and the servlet
-# API jar the reference's AdminServer (Jetty) needs.
+# zookeeper-bin (cli_mt), kazoo and its test suite's imports, pytest, nc, the servlet API
+# jar the reference's AdminServer (Jetty) needs, and g++ (cargo-fuzz builds libFuzzer,
+# which is C++).
 # Idempotent: does nothing when everything is already installed.
 set -euo pipefail
-pkgs=(zookeeper zookeeper-bin python3-kazoo python3-pytest python3-mock python3-objgraph netcat-openbsd libservlet-api-java)
+pkgs=(zookeeper zookeeper-bin python3-kazoo python3-pytest python3-mock python3-objgraph netcat-openbsd libservlet-api-java g++)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
