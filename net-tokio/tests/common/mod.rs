@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses its own subset of these helpers
 //! Shared by the server integration tests: a standalone keeper on 127.0.0.1:0 with its own
 //! temp dataDir (two servers may never share one: the storage lock), and four-letter words.
 
