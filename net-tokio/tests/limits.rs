@@ -25,10 +25,10 @@ use tokio::net::TcpStream;
 const LATENCY_BOUND: Duration = Duration::from_millis(500);
 
 /// RSS is per process: the tests here run one at a time so each sees only its own server.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
 }
 
 fn rss_bytes() -> usize {
@@ -105,7 +105,7 @@ async fn worst_latency(client: &Client, n: usize) -> Duration {
 /// stays within tens of MiB and another client keeps its latency.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_cannot_grow_server_memory() {
-    let _serial = serial();
+    let _serial = serial().await;
     let (addr, _stop) = start_server("").await;
     let (other, _w) = connect(&[addr.to_string()], Duration::from_secs(30)).await.unwrap();
     let big = vec![7u8; 512 * 1024];
@@ -143,7 +143,7 @@ async fn a_client_that_never_reads_cannot_grow_server_memory() {
 /// disconnected, and then gets every reply in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_is_paused_then_served_in_order() {
-    let _serial = serial();
+    let _serial = serial().await;
     let (addr, _stop) = start_server("").await;
     const N: i32 = 50_000;
     let (mut rd, mut wr) = handshake(addr).await.into_split();
@@ -174,7 +174,7 @@ async fn a_slow_reader_is_paused_then_served_in_order() {
 /// the ones already open keep working.
 #[tokio::test]
 async fn max_client_cnxns_closes_the_extra_connection() {
-    let _serial = serial();
+    let _serial = serial().await;
     let (addr, _stop) = start_server("maxClientCnxns=3\n").await;
     let mut open = Vec::new();
     for _ in 0..3 {
@@ -214,7 +214,7 @@ async fn max_client_cnxns_closes_the_extra_connection() {
 /// cannot hold connection slots forever.
 #[tokio::test]
 async fn a_connection_without_handshake_is_closed() {
-    let _serial = serial();
+    let _serial = serial().await;
     let (addr, _stop) = start_server("zookeeper.nio.sessionlessCnxnTimeout=300\n").await;
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut partial = TcpStream::connect(addr).await.unwrap();
@@ -232,7 +232,7 @@ async fn a_connection_without_handshake_is_closed() {
 /// connection). The bound on responses is the reading client's own jute.maxbuffer.
 #[tokio::test]
 async fn jute_maxbuffer_bounds_requests_and_responses() {
-    let _serial = serial();
+    let _serial = serial().await;
     let (addr, _stop) = start_server("jute.maxbuffer=4096\n").await;
     let (c, _w) = connect(&[addr.to_string()], Duration::from_secs(30)).await.unwrap();
     let open = keeper_core::proto::Acl::open_unsafe;
@@ -257,7 +257,7 @@ async fn jute_maxbuffer_bounds_requests_and_responses() {
 /// within the bound, and once the sessions have expired memory is back near its baseline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_storm_and_session_flood() {
-    let _serial = serial();
+    let _serial = serial().await;
     // Short sessions (tickTime 100: the minimum timeout is 200 ms) so the flood expires.
     let (addr, _stop) = start_server("maxClientCnxns=0\n4lw.commands.whitelist=*\n").await;
     let (other, _w) = connect(&[addr.to_string()], Duration::from_secs(30)).await.unwrap();
