@@ -36,8 +36,11 @@ const RECONNECT_MS: u64 = 100;
 /// What happens at one instant.
 #[derive(Debug)]
 enum Event {
+    /// One tick of a node's clock; a tick of an earlier incarnation is dropped, so a
+    /// restart at the instant of a crash does not leave two tick chains running.
     Tick {
         node: u64,
+        incarnation: u64,
     },
     /// A client's message arriving at a node (dropped if the node incarnation changed).
     ToNode {
@@ -271,7 +274,7 @@ impl Sim {
 
     fn dispatch(&mut self, ev: Event) {
         match ev {
-            Event::Tick { node } => self.tick(node),
+            Event::Tick { node, incarnation } => self.tick(node, incarnation),
             Event::ToNode { node, incarnation, input } => {
                 let n = &self.nodes[idx(node)];
                 if n.incarnation == incarnation && n.node.is_some() {
@@ -363,12 +366,13 @@ impl Sim {
     fn schedule_tick(&mut self, node: u64) {
         let n = &self.nodes[idx(node)];
         let every = ((self.sc.tick_ms as f64) * n.drift).round().max(1.0) as u64;
-        self.schedule(self.now + every, Event::Tick { node });
+        let incarnation = n.incarnation;
+        self.schedule(self.now + every, Event::Tick { node, incarnation });
     }
 
-    fn tick(&mut self, node: u64) {
+    fn tick(&mut self, node: u64, incarnation: u64) {
         let n = &self.nodes[idx(node)];
-        if n.node.is_none() {
+        if n.node.is_none() || n.incarnation != incarnation {
             return; // crashed: its tick chain ends; restart starts a new one.
         }
         if !n.paused {
