@@ -40,6 +40,9 @@ pub struct Recovery {
     pub recovered_digest: u64,
     /// The digest of a tree rebuilt from nothing by replaying every durable log record.
     pub replayed_digest: u64,
+    /// Recovered log records that differ from what was written with their zxid (damage
+    /// that got past the checksum).
+    pub unfaithful: Vec<Zxid>,
 }
 
 impl Recovery {
@@ -52,6 +55,7 @@ impl Recovery {
             snapshot_zxid: Zxid::ZERO,
             recovered_digest: 0,
             replayed_digest: 0,
+            unfaithful: Vec::new(),
         }
     }
 }
@@ -109,6 +113,19 @@ pub fn recovery_matches_log(recoveries: &[Recovery]) -> Verdict {
         )
     });
     Verdict { name: "recovery-matches-log", failure }
+}
+
+/// A damaged log record is never handed to a node: every record a restart recovered is
+/// exactly what was written with its zxid (recovery either caught the damage by checksum and
+/// refused to start, or the damage lay where recovery does not read).
+pub fn damage_never_applied(recoveries: &[Recovery]) -> Verdict {
+    let failure = recoveries.iter().find(|r| !r.unfaithful.is_empty()).map(|r| {
+        format!(
+            "node {} after the crash at {}ms recovered damaged records {:?}",
+            r.node, r.crash_ms, r.unfaithful
+        )
+    });
+    Verdict { name: "damage-never-applied", failure }
 }
 
 /// Per session, replies come in xid order and their zxids never go down (FIFO client order),

@@ -4,12 +4,20 @@
 //! Invariants: writes become durable in `PersistSeq` order, and at most one fsync is in
 //! flight; `Persisted { up_to }` is only reported for writes that are in `synced`.
 //!
-//! Writes are stored structurally (`DurableWrite`), not as bytes: the byte-level log format
-//! is being written in core::persist. TODO: switch to bytes so that corruption and torn
-//! records can be modelled inside a record and must be caught by the checksum.
+//! Writes are stored structurally (`DurableWrite`). Once a `corrupt` fault has damaged a
+//! record, recovery goes through bytes: the log is laid out as the real storage writes it
+//! (core::persist's framed records, one file per run of appends between snapshots) with the
+//! damage applied, and read back with `scan_log`, the scanner the real recovery uses, so a
+//! damaged record is caught by its checksum or it is not caught at all.
+//!
+//! Disk full: while `full` is set, a write that reaches the disk fails; the real storage
+//! aborts the process on a failed write, so the engine crashes the node when an fsync
+//! completes on a full disk.
 
+use keeper_core::ids::Zxid;
 use keeper_core::output::DurableWrite;
-use keeper_core::persist::Recovered;
+use keeper_core::persist::{encode_log_header, encode_log_record, scan_log, End, Recovered};
+use keeper_core::txn::TxnRecord;
 use keeper_core::PersistSeq;
 use rand_chacha::rand_core::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -29,6 +37,12 @@ pub struct Disk {
     durable: Vec<DurableWrite>,
     pending: Vec<(PersistSeq, DurableWrite)>,
     in_flight: bool,
+    /// Damaged bytes: (index among every durable log record, byte of its payload, xor mask).
+    damage: Vec<(usize, usize, u8)>,
+    /// While set, writes fail (the disk is full).
+    pub full: bool,
+    /// Why recovery last refused this disk's contents (the node then stays down).
+    pub refused: Option<String>,
 }
 
 impl Disk {
@@ -42,6 +56,9 @@ impl Disk {
             durable: Vec::new(),
             pending: Vec::new(),
             in_flight: false,
+            damage: Vec::new(),
+            full: false,
+            refused: None,
         }
     }
 
@@ -109,9 +126,76 @@ impl Disk {
             }
             _ => None,
         });
-        let after = snapshot.as_ref().map_or(keeper_core::ids::Zxid::ZERO, |s| s.zxid);
+        let after = snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
         let log = log.into_iter().filter(|r| r.header.zxid > after).cloned().collect();
         Recovered { snapshot, log, epochs }
+    }
+
+    /// Recovery as the real storage does it: `Err` (refuse to start, naming the damage) when
+    /// a log record fails its checksum anywhere but in a torn tail. Without damage this is
+    /// `recover`; with damage the log is rebuilt as bytes and scanned.
+    pub fn try_recover(&self) -> Result<Recovered, String> {
+        let mut recovered = self.recover();
+        if self.damage.is_empty() {
+            return Ok(recovered);
+        }
+        let after = recovered.snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
+        let files = self.log_files();
+        let mut log = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let scan = scan_log(file);
+            match (&scan.end, i + 1 == files.len()) {
+                (End::Clean, _) | (End::TornTail { .. }, true) => {}
+                (End::TornTail { offset }, false) => {
+                    return Err(format!(
+                        "log file {} torn at offset {offset} with later files after it",
+                        i + 1
+                    ))
+                }
+                (End::Corrupt { offset, why }, _) => {
+                    return Err(format!("log file {} corrupt at offset {offset}: {why}", i + 1))
+                }
+            }
+            log.extend(scan.records.into_iter().filter(|r| r.header.zxid > after));
+        }
+        recovered.log = log;
+        Ok(recovered)
+    }
+
+    /// Damages one durable log record, `back` records from the newest (1 = newest), or one
+    /// drawn from the disk's stream; returns its zxid, or `None` if there is no such record.
+    /// The flipped byte lies inside the record's payload, so its checksum no longer matches.
+    pub fn corrupt(&mut self, back: Option<u64>) -> Option<Zxid> {
+        let live: Vec<(usize, Zxid)> =
+            self.live_files().into_iter().flatten().map(|(i, r)| (i, r.header.zxid)).collect();
+        let n = live.len() as u64;
+        let pick = match back {
+            Some(b) if b >= 1 && b <= n => n - b,
+            Some(_) => return None,
+            None if n == 0 => return None,
+            None => self.rng.next_u64() % n,
+        } as usize;
+        let byte = self.rng.next_u64() as usize;
+        let mask = (self.rng.next_u64() % 255 + 1) as u8;
+        let (index, zxid) = live[pick];
+        self.damage.push((index, byte, mask));
+        Some(zxid)
+    }
+
+    /// Recovered records that differ from what was written with their zxid: a damaged
+    /// record that got past the checksum. Always empty unless the scanner is wrong.
+    pub fn unfaithful(&self, recovered: &Recovered) -> Vec<Zxid> {
+        if self.damage.is_empty() {
+            return Vec::new(); // the structural path hands over exactly what was written.
+        }
+        let files = self.live_files();
+        let written: Vec<&TxnRecord> = files.iter().flatten().map(|(_, r)| *r).collect();
+        recovered
+            .log
+            .iter()
+            .filter(|r| !written.iter().any(|w| *w == *r))
+            .map(|r| r.header.zxid)
+            .collect()
     }
 
     /// Every durable log record, oldest first (the simulated disk never purges), for
@@ -128,6 +212,56 @@ impl Disk {
             }
         }
         Some(out)
+    }
+
+    /// The durable log records still on disk, grouped as the real storage lays them out: a
+    /// new file at the first append after each snapshot; a truncation cuts the records
+    /// above its point. Each record comes with its index among every append ever written
+    /// (what `damage` refers to).
+    fn live_files(&self) -> Vec<Vec<(usize, &TxnRecord)>> {
+        let mut files: Vec<Vec<(usize, &TxnRecord)>> = Vec::new();
+        let mut roll = true;
+        let mut index = 0;
+        for w in self.durable.iter().chain(self.synced.iter().map(|(_, w)| w)) {
+            match w {
+                DurableWrite::Append(r) => {
+                    if roll || files.is_empty() {
+                        files.push(Vec::new());
+                        roll = false;
+                    }
+                    files.last_mut().expect("a file was opened above").push((index, r));
+                    index += 1;
+                }
+                DurableWrite::Snapshot { .. } => roll = true,
+                DurableWrite::Truncate { to } => {
+                    for f in &mut files {
+                        f.retain(|(_, r)| r.header.zxid <= *to);
+                    }
+                    files.retain(|f| !f.is_empty());
+                }
+                DurableWrite::AcceptedEpoch(_) | DurableWrite::CurrentEpoch(_) => {}
+            }
+        }
+        files
+    }
+
+    /// The live log files as bytes (a header, then framed records), damage applied.
+    fn log_files(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for file in self.live_files() {
+            let mut bytes = encode_log_header(file[0].1.header.zxid).to_vec();
+            for (index, r) in file {
+                let mut rec = encode_log_record(r);
+                for (_, byte, mask) in self.damage.iter().filter(|(i, _, _)| *i == index) {
+                    // Skip the 8-byte length and checksum prefix: damage the payload.
+                    let at = 8 + byte % (rec.len() - 8);
+                    rec[at] ^= mask;
+                }
+                bytes.extend_from_slice(&rec);
+            }
+            out.push(bytes);
+        }
+        out
     }
 
     fn latency(&mut self) -> u64 {

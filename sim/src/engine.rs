@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::check::{self, Op, Recovery, Verdict};
 use crate::client::{Client, ConnState};
 
+mod faults;
 mod peers;
 mod sessions;
 use crate::disk::Disk;
@@ -94,6 +95,9 @@ enum Event {
     PeerDown {
         node: u64,
         peer: u64,
+    },
+    DiskFullEnd {
+        node: u64,
     },
 }
 
@@ -243,6 +247,9 @@ impl Sim {
     /// Runs to the scenario's end and judges the run.
     pub fn run(mut self) -> Summary {
         let end = self.sc.duration_ms();
+        let (seed, nodes, name) = (self.seed, self.sc.nodes, &self.sc.name);
+        let run = format!("seed={seed} nodes={nodes} duration_ms={end} scenario={name}");
+        self.trace.event(0, "run", &run);
         for i in 1..=self.sc.nodes {
             self.start_node(i, Recovered::default());
         }
@@ -286,7 +293,9 @@ impl Sim {
             Event::ToClient { client, conn, out } => self.client_recv(client, conn, out),
             Event::FsyncDone { node, incarnation, up_to } => {
                 let n = &mut self.nodes[idx(node)];
-                if n.incarnation == incarnation && n.node.is_some() {
+                if n.incarnation == incarnation && n.node.is_some() && n.disk.full {
+                    self.abort(node, "disk full: fsync failed");
+                } else if n.incarnation == incarnation && n.node.is_some() {
                     let next = n.disk.fsync_done(up_to);
                     if let Some((lat, seq)) = next {
                         self.schedule(
@@ -320,6 +329,7 @@ impl Sim {
                 self.peer_arrive(from, to, generation, msg)
             }
             Event::PeerDown { node, peer } => self.peer_down(node, peer),
+            Event::DiskFullEnd { node } => self.nodes[idx(node)].disk.full = false,
         }
     }
 
@@ -506,6 +516,8 @@ impl Sim {
             Action::Partition | Action::OneWay | Action::Isolate | Action::Heal => {
                 self.network_fault(&f)
             }
+            Action::Corrupt => self.corrupt(f.node, f.record),
+            Action::DiskFull => self.disk_full(f.node, dur.unwrap_or(0)),
         }
     }
 
@@ -554,7 +566,11 @@ impl Sim {
         if self.nodes[idx(id)].node.is_some() {
             return;
         }
-        let recovered = self.nodes[idx(id)].disk.recover();
+        let recovered = match self.nodes[idx(id)].disk.try_recover() {
+            Ok(r) => r,
+            Err(why) => return self.refuse(id, &why),
+        };
+        let unfaithful = self.nodes[idx(id)].disk.unfaithful(&recovered);
         let crash_ms = self.nodes[idx(id)].crashed_at.unwrap_or(self.now);
         let zxids = recovered.log.iter().map(|r| r.header.zxid).collect();
         let snapshot_zxid = recovered.snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
@@ -574,6 +590,7 @@ impl Sim {
             snapshot_zxid,
             recovered_digest,
             replayed_digest: replayed.map_or(recovered_digest, |t| t.digest()),
+            unfaithful,
         });
     }
 
@@ -591,6 +608,8 @@ impl Sim {
             })
             .max()
             .unwrap_or(0);
+        // A node that refused to start is a fault that never heals: nothing to judge.
+        let last_fault = if self.refused_quorum() { self.now } else { last_fault };
         if self.sc.nodes > 1 {
             for op in &self.history {
                 if let (true, Some(0), Some(z)) = (op.is_write, op.err, op.zxid) {
@@ -602,6 +621,7 @@ impl Sim {
             check::zxids_increase(&self.logs),
             check::acked_writes_durable(&self.history, &self.recoveries),
             check::recovery_matches_log(&self.recoveries),
+            check::damage_never_applied(&self.recoveries),
             check::session_order(&self.history),
             check::liveness(&self.history, last_fault, self.now, self.sc.expect.liveness_ms),
         ];

@@ -11,8 +11,12 @@ pub mod client;
 pub mod disk;
 pub mod engine;
 pub mod history;
+pub mod random;
 pub mod scenario;
+pub mod shrink;
+pub mod swarm;
 pub mod trace;
+pub mod view;
 
 pub use engine::{Sim, Summary};
 pub use scenario::Scenario;

@@ -4,13 +4,13 @@
 //! Invariant: a parsed `Scenario` has been validated (nodes named by faults exist, ranges
 //! are ordered, durations parse), so the engine never has to reject one half-way.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The built-in scenario, identical to scenarios/default.toml.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
 
 /// One simulation's description.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
@@ -22,21 +22,21 @@ pub struct Scenario {
     pub session_timeout_ms: i32,
     /// zoo.cfg's snapCount for every node (a snapshot after snapCount/2 + random(snapCount/2)
     /// txns); unset keeps ZooKeeper's 100000, i.e. no snapshots in a short run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snap_count: Option<u64>,
     /// Known bugs every node runs with, by name (e.g. "reply-before-persist"); only in
     /// builds with the `planted-bugs` feature, to prove the checkers catch them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub planted: Vec<String>,
     /// Simulated run length, e.g. "10s" or "1500ms".
     pub duration: String,
     /// Per-node tick-rate factor (node i uses entry i-1; missing entries are 1.0): 1.01
     /// means that node's ticks come 1% further apart, as a slow clock would make them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clock_drift: Vec<f64>,
     /// Which of the nodes are observers (non-voting learners); the rest are participants.
     /// With `nodes = 1` the node runs standalone, otherwise as an ensemble.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observers: Vec<u64>,
     /// zoo.cfg's initLimit and syncLimit, in ticks.
     #[serde(default = "default_init_limit")]
@@ -49,14 +49,14 @@ pub struct Scenario {
     pub disk: Disk,
     #[serde(default)]
     pub network: Network,
-    #[serde(default, rename = "fault")]
+    #[serde(default, rename = "fault", skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
     #[serde(default)]
     pub expect: Expect,
 }
 
 /// Client sessions and what they send.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     pub clients: u32,
@@ -66,33 +66,33 @@ pub struct Workload {
 }
 
 /// Relative weights of each operation kind.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mix {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub create: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub create_seq: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub create_eph: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub set: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub delete: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub multi: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub get: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub children: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub exists: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub sync: u32,
 }
 
 /// Disk model: fsync latency range in ms, and whether a crash tears the last record.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disk {
     pub fsync_ms: [u64; 2],
@@ -101,7 +101,7 @@ pub struct Disk {
 }
 
 /// Client-to-node one-way latency range in ms.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     pub latency_ms: [u64; 2],
@@ -113,7 +113,7 @@ pub struct Network {
 }
 
 /// One scheduled fault.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     pub at: String,
@@ -122,31 +122,36 @@ pub struct Fault {
     pub node: u64,
     /// Instead of `node`, a role resolved when the fault fires: "leader" (the established
     /// leader), "follower" (a follower, the lowest id), "looking" (a node without a role).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// For `partition`: groups of node ids that can reach only their own group. A node
     /// in no group still reaches every node (a bridge).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Vec<u64>>,
     /// For `one_way`: messages from these nodes ...
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from: Vec<u64>,
     /// ... to these nodes are lost (the other direction still works).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<u64>,
     /// For `loss`: the new probability that a message between servers is lost.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
-    /// For `pause`: how long; for `slow_fsync`: how long the slow period lasts.
-    #[serde(default)]
+    /// For `pause`: how long; for `slow_fsync` and `disk_full`: how long the condition lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// For `slow_fsync`: extra ms added to every fsync; for `latency`: the new range max.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<u64>,
+    /// For `corrupt`: which durable log record to damage, counted back from the newest
+    /// (1 = the newest); unset draws one from the disk's stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
 }
 
-/// What a fault does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// What a fault does. `Action::ALL` lists every kind, so that tools which draw or shrink
+/// faults (sim/src/random.rs) cover a new kind as soon as it is added here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Crash,
@@ -164,10 +169,48 @@ pub enum Action {
     Heal,
     /// Set the loss rate between servers to `rate` from now on.
     Loss,
+    /// Flip a byte inside one durable log record: recovery must catch it by checksum.
+    Corrupt,
+    /// The node's disk refuses writes for `duration`: its next fsync fails and, as the
+    /// real storage does on a failed write, the node aborts (a crash).
+    DiskFull,
+}
+
+impl Action {
+    /// Every fault kind, in declaration order.
+    pub const ALL: [Action; 12] = [
+        Action::Crash,
+        Action::Restart,
+        Action::Pause,
+        Action::SlowFsync,
+        Action::Latency,
+        Action::Partition,
+        Action::OneWay,
+        Action::Isolate,
+        Action::Heal,
+        Action::Loss,
+        Action::Corrupt,
+        Action::DiskFull,
+    ];
+    /// True for kinds that last for the fault's `duration` (which is then required).
+    pub fn has_duration(self) -> bool {
+        match self {
+            Action::Pause | Action::SlowFsync | Action::DiskFull => true,
+            Action::Crash
+            | Action::Restart
+            | Action::Latency
+            | Action::Partition
+            | Action::OneWay
+            | Action::Isolate
+            | Action::Heal
+            | Action::Loss
+            | Action::Corrupt => false,
+        }
+    }
 }
 
 /// Expectations checked after the run.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// After the last fault, every pending op must complete within this many ms.
@@ -195,6 +238,9 @@ impl Default for Expect {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
 fn one() -> u64 {
     1
 }
@@ -225,6 +271,14 @@ impl Scenario {
     /// The run length in ms.
     pub fn duration_ms(&self) -> u64 {
         parse_duration_ms(&self.duration).expect("validated")
+    }
+    /// The scenario as TOML text that `parse` reads back to an equal scenario.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario is plain data that TOML can hold")
+    }
+    /// When the last fault ends (its `at` plus any duration), in ms; 0 with no faults.
+    pub fn last_fault_end_ms(&self) -> u64 {
+        self.faults.iter().map(Fault::end_ms).max().unwrap_or(0)
     }
     fn validate(&self) -> Result<(), String> {
         let mut planted = keeper_core::planted::PlantedBugs::default();
@@ -285,11 +339,26 @@ impl Scenario {
             if f.node == 0 || f.node > self.nodes {
                 return Err(format!("fault at {}: no node {}", f.at, f.node));
             }
-            if matches!(f.action, Action::Pause | Action::SlowFsync) && f.duration.is_none() {
+            if f.action.has_duration() && f.duration.is_none() {
                 return Err(format!("fault at {}: {:?} needs a duration", f.at, f.action));
+            }
+            if f.record == Some(0) {
+                return Err(format!("fault at {}: record counts from 1 (the newest)", f.at));
             }
         }
         Ok(())
+    }
+}
+
+impl Fault {
+    /// When the fault fires, in ms.
+    pub fn at_ms(&self) -> u64 {
+        parse_duration_ms(&self.at).expect("validated")
+    }
+    /// When the fault's effect ends: `at` plus its duration, if it has one.
+    pub fn end_ms(&self) -> u64 {
+        self.at_ms()
+            + self.duration.as_deref().map_or(0, |d| parse_duration_ms(d).expect("validated"))
     }
 }
 
@@ -307,6 +376,21 @@ impl Mix {
             self.children,
             self.exists,
             self.sync,
+        ]
+    }
+    /// The weights in `weights` order, to change one by its index.
+    pub fn weights_mut(&mut self) -> [&mut u32; 10] {
+        [
+            &mut self.create,
+            &mut self.create_seq,
+            &mut self.create_eph,
+            &mut self.set,
+            &mut self.delete,
+            &mut self.multi,
+            &mut self.get,
+            &mut self.children,
+            &mut self.exists,
+            &mut self.sync,
         ]
     }
 }

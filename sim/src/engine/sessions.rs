@@ -47,6 +47,8 @@ impl Sim {
             err: None,
             zxid: None,
         });
+        let op = format!("op={} client={client} kind=connect node={node}", self.history.len() - 1);
+        self.trace.event(self.now, "op", &op);
         let addr = format!("10.0.0.{}", client + 1);
         self.send_to_node(node, conn, Input::ClientOpen { conn: ConnId(conn), addr });
         self.send_to_node(node, conn, Input::ClientConnect { conn: ConnId(conn), req });
@@ -110,6 +112,11 @@ impl Sim {
             err: None,
             zxid: None,
         });
+        let op = format!(
+            "op={} client={client} xid={xid} kind={kind} node={node}",
+            self.history.len() - 1
+        );
+        self.trace.event(self.now, "op", &op);
         let input = Input::ClientRequest {
             conn: ConnId(conn),
             xid: Xid(xid),
@@ -148,6 +155,9 @@ impl Sim {
                     h.complete_ms = Some(now);
                     h.err = Some(if ok { 0 } else { -112 }); // -112: SessionExpired
                     h.session = resp.session_id.0;
+                    let done =
+                        format!("op={i} err={} session={:#x}", h.err.unwrap_or(0), h.session);
+                    self.trace.event(now, "done", &done);
                 }
                 let ConnState::Connecting { node, .. } = c.state else { return };
                 if !ok {
@@ -189,20 +199,20 @@ impl Sim {
                     h.complete_ms = Some(now);
                     h.err = Some(result.as_ref().err().map_or(0, |e| e.code()));
                     h.zxid = Some(zxid);
+                    let done = format!("op={i} err={} zxid={zxid}", h.err.unwrap_or(0));
+                    self.trace.event(now, "done", &done);
                 }
             }
             Output::Watch { event, .. } => c.watches.retain(|p| *p != event.path),
             Output::Close { .. } => {
                 c.state = ConnState::Down;
                 self.conns.remove(&conn);
-                for (_, i) in std::mem::take(&mut c.pending) {
+                let cut = std::mem::take(&mut c.pending).into_values().chain(c.connect_op.take());
+                for i in cut {
                     let h = &mut self.history[i];
                     h.complete_ms = Some(now);
                     h.err = Some(CONNECTION_LOSS);
-                }
-                if let Some(i) = c.connect_op.take() {
-                    self.history[i].complete_ms = Some(now);
-                    self.history[i].err = Some(CONNECTION_LOSS);
+                    self.trace.event(now, "done", &format!("op={i} err={CONNECTION_LOSS}"));
                 }
                 self.schedule(now + RECONNECT_MS, Event::ClientReconnect { client });
             }

@@ -1,0 +1,44 @@
+//! Disk faults beyond crash and slow fsync: a damaged log record (`corrupt`) and a full
+//! disk (`disk_full`), and what the node does about them: refuse to start on damage its
+//! checksum catches, abort on a failed write, as the real storage does.
+//!
+//! Invariant: a node whose recovery was refused stays down for the rest of the run (the
+//! damage is permanent); when that leaves no majority up, the run judges no liveness (the
+//! fault never healed).
+
+use super::{Event, Sim};
+
+impl Sim {
+    /// Damages one durable log record of `node` (see `Disk::corrupt`).
+    pub(super) fn corrupt(&mut self, node: u64, back: Option<u64>) {
+        let hit = self.nodes[node as usize - 1].disk.corrupt(back);
+        let what = hit.map_or("no such record".to_string(), |z| format!("record {z}"));
+        self.trace.event(self.now, "damage", &format!("node={node} {what}"));
+    }
+
+    /// Fills `node`'s disk for `for_ms`: its next fsync in that time fails.
+    pub(super) fn disk_full(&mut self, node: u64, for_ms: u64) {
+        self.nodes[node as usize - 1].disk.full = true;
+        self.schedule(self.now + for_ms, Event::DiskFullEnd { node });
+    }
+
+    /// A write failed: the node's process aborts, which the disk sees as a crash.
+    pub(super) fn abort(&mut self, node: u64, why: &str) {
+        self.trace.event(self.now, "abort", &format!("node={node} {why}"));
+        self.crash(node);
+    }
+
+    /// Recovery refused the node's disk: it stays down, as the real server does not start.
+    pub(super) fn refuse(&mut self, node: u64, why: &str) {
+        self.trace.event(self.now, "refuse", &format!("node={node} {why}"));
+        self.nodes[node as usize - 1].disk.refused = Some(why.to_string());
+    }
+
+    /// True when so many nodes end the run down because their recovery was refused that
+    /// no majority is left (for a standalone node: that one): liveness cannot be asked for.
+    pub(super) fn refused_quorum(&self) -> bool {
+        let refused =
+            self.nodes.iter().filter(|n| n.node.is_none() && n.disk.refused.is_some()).count();
+        refused > 0 && refused >= self.nodes.len().div_ceil(2)
+    }
+}
