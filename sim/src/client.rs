@@ -35,6 +35,8 @@ pub struct Client {
     pub watches: Vec<String>,
     /// Index of the pending connect op in the history.
     pub connect_op: Option<usize>,
+    /// The session timeout the server granted (0 before the first handshake).
+    pub timeout_ms: i32,
 }
 
 impl Client {
@@ -50,6 +52,7 @@ impl Client {
             pending: BTreeMap::new(),
             watches: Vec::new(),
             connect_op: None,
+            timeout_ms: 0,
         }
     }
 

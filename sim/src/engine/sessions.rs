@@ -86,7 +86,12 @@ impl Sim {
     }
 
     pub(super) fn schedule_ping(&mut self, client: u32, conn: u64) {
-        let every = (self.sc.session_timeout_ms.max(3) as u64) / 3;
+        // The negotiated timeout, as the Java client uses: the server may grant less than
+        // asked (at most 20 ticks by default), and pinging on the asked-for timeout would
+        // let an idle session expire.
+        let negotiated = self.clients[client as usize].timeout_ms;
+        let timeout = if negotiated > 0 { negotiated } else { self.sc.session_timeout_ms };
+        let every = (timeout.max(3) as u64) / 3;
         self.schedule(self.now + every, Event::ClientPing { client, conn });
     }
 
@@ -168,6 +173,7 @@ impl Sim {
                 }
                 c.session = resp.session_id.0;
                 c.passwd = resp.passwd.clone();
+                c.timeout_ms = resp.timeout_ms;
                 c.state = ConnState::Up { conn, node };
                 if !c.watches.is_empty() {
                     let req = Request::SetWatches {
