@@ -303,7 +303,13 @@ fn shrink_cmd(a: &Args, src: &Source) -> Result<ExitCode, String> {
     let sc = src.scenario(seed);
     let max_runs = a.max_runs.unwrap_or(DEFAULT_MAX_RUNS);
     let start = Instant::now();
-    let shrunk = shrink::shrink(&sc, seed, a.checker.as_deref(), max_runs)?;
+    let shrunk = match shrink::shrink(&sc, seed, a.checker.as_deref(), max_runs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("keeper sim shrink: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let before = shrink::Size::of(&sc);
     let after = shrink::Size::of(&shrunk.scenario);
     let file = shrink::to_file(&shrunk, &src.replay(seed));

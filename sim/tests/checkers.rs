@@ -123,3 +123,15 @@ fn recovery_matches_log_can_fail() {
     let v = recovery_matches_log(&[r]);
     assert!(v.failure.as_deref().is_some_and(|f| f.contains("snapshot 0x9")), "{v:?}");
 }
+
+/// The damage checker fails when a recovery handed the node a record that differs from
+/// what was written (a checksum that let damage through).
+#[test]
+fn damage_never_applied_can_fail() {
+    use keeper_sim::check::damage_never_applied;
+    let mut r = Recovery::from_log(1, 15, vec![Zxid(1), Zxid(2)]);
+    assert!(damage_never_applied(&[r.clone()]).failure.is_none());
+    r.unfaithful = vec![Zxid(2)];
+    let f = damage_never_applied(&[r]).failure.expect("a damaged record was applied");
+    assert!(f.contains("damaged records [0x2]"), "{f}");
+}

@@ -47,3 +47,74 @@ fn the_swarm_finds_commit_without_quorum() {
     let found = first_failure(&planted, "committed-survives", 10);
     assert!(found.is_some(), "no seed in 1..=10 caught a write committed without a quorum");
 }
+
+/// The shrinker turns a failing planted run with seven faults into a smaller scenario file
+/// that, read back and run with the same seed, still fails the same checker.
+#[test]
+fn shrink_reduces_a_planted_failure() {
+    use keeper_sim::shrink::{shrink, to_file, Size};
+    let text = r#"
+        name = "planted-many-faults"
+        planted = ["reply-before-persist"]
+        duration = "12s"
+        [workload]
+        clients = 3
+        ops_per_sec = 100
+        mix = { create = 20, create_eph = 5, set = 20, delete = 10, get = 20, sync = 5 }
+        [[fault]]
+        at = "1s"
+        action = "slow_fsync"
+        duration = "1s"
+        ms = 30
+        [[fault]]
+        at = "2500ms"
+        action = "pause"
+        duration = "300ms"
+        [[fault]]
+        at = "4s"
+        action = "crash"
+        [[fault]]
+        at = "5s"
+        action = "restart"
+        [[fault]]
+        at = "6s"
+        action = "latency"
+        ms = 20
+        [[fault]]
+        at = "7s"
+        action = "crash"
+        [[fault]]
+        at = "7500ms"
+        action = "restart"
+        [expect]
+        liveness_ms = 3000
+    "#;
+    let sc = Scenario::parse(text).unwrap();
+    let seed = first_failure(&sc, "acked-writes-durable", 20).expect("the plant is caught");
+    let shrunk = shrink(&sc, seed, Some("acked-writes-durable"), 150).unwrap();
+    let (before, after) = (Size::of(&sc), Size::of(&shrunk.scenario));
+    assert!(after.faults < before.faults, "{before} -> {after}");
+    assert!(after.faults >= 2, "a lost ack needs a crash and a restart: {after}");
+    assert!(after.duration_ms <= before.duration_ms && after.clients <= before.clients);
+    assert!(after.ops_per_sec <= before.ops_per_sec);
+    assert!(after < before);
+    // The file is what a person gets: it parses back and still fails with the same seed.
+    let file = to_file(&shrunk, "a test");
+    assert!(file.starts_with("# Shrunk by `keeper sim shrink`"), "{file}");
+    let back = Scenario::parse(&file).unwrap();
+    let s = Sim::new(back, seed, Trace::new(None)).run();
+    assert!(
+        s.verdicts.iter().any(|v| v.name == "acked-writes-durable" && v.failure.is_some()),
+        "the shrunk scenario no longer fails: {file}"
+    );
+    // Deterministic: the same input shrinks to the same file.
+    let again = shrink(&sc, seed, Some("acked-writes-durable"), 150).unwrap();
+    assert_eq!(to_file(&again, "a test"), file);
+}
+
+/// Shrinking a run that passes is an error, not an empty file.
+#[test]
+fn shrink_refuses_a_passing_run() {
+    let err = keeper_sim::shrink::shrink(&Scenario::default_scenario(), 1, None, 10).unwrap_err();
+    assert!(err.contains("does not fail"), "{err}");
+}

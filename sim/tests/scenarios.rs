@@ -63,3 +63,130 @@ fn malformed_scenarios_are_rejected() {
     rejects(&format!("{base}[disk]\nfsync_ms = [5, 1]"), "min 5 > max 1");
     rejects(&format!("{base}[workload]\nclients = 1\nops_per_sec = 1\nmix = {{}}"), "all weights");
 }
+
+/// Runs `scenarios/NAME.toml` with `seed`, returning the summary and the trace text.
+fn run_file(name: &str, seed: u64) -> (keeper_sim::Summary, String) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    /// A trace sink the test can read back after the run.
+    struct Shared(Rc<RefCell<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let sc = Scenario::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let buf = Rc::new(RefCell::new(Vec::new()));
+    let trace = keeper_sim::trace::Trace::new(Some(Box::new(Shared(buf.clone()))));
+    let summary = keeper_sim::Sim::new(sc, seed, trace).run();
+    let text = String::from_utf8(buf.borrow().clone()).unwrap();
+    (summary, text)
+}
+
+/// Runs seeds 1..=3 of a scenario, requires every checker to pass, and returns the traces.
+fn passing(name: &str) -> Vec<String> {
+    (1..=3)
+        .map(|seed| {
+            let (s, trace) = run_file(name, seed);
+            assert!(s.passed(), "{name} seed {seed}: {:?}", s.verdicts);
+            assert!(s.ops_completed > 20, "{name} seed {seed}: only {} ops", s.ops_completed);
+            trace
+        })
+        .collect()
+}
+
+fn count(trace: &str, needle: &str) -> usize {
+    trace.matches(needle).count()
+}
+
+/// A crash and restart at one instant leaves one clock running: no session of 1000ms
+/// expires while its client pings every third of it.
+#[test]
+fn bounce_keeps_one_clock() {
+    for trace in passing("bounce") {
+        assert_eq!(count(&trace, "\"k\":\"start\""), 4, "started once and restarted three times");
+        assert_eq!(count(&trace, "CloseSession"), 0, "a session expired");
+    }
+}
+
+#[test]
+fn crash_while_paused_recovers() {
+    for trace in passing("crash-while-paused") {
+        assert_eq!(count(&trace, "incarnation=2"), 1);
+        // The crash dropped what the pause had stalled: nothing reaches the new incarnation.
+        assert!(trace.contains("node=1 inputs=0\",\"k\":\"unpause\""), "stalled inputs leaked");
+    }
+}
+
+/// Torn tails really lose unsynced writes, and nothing acknowledged goes with them.
+#[test]
+fn torn_tail_loses_only_unacknowledged_writes() {
+    let lost: usize = passing("torn-tail")
+        .iter()
+        .flat_map(|t| t.split("unsynced_lost=").skip(1))
+        .map(|rest| rest.split('"').next().unwrap().parse::<usize>().unwrap())
+        .sum();
+    assert!(lost > 0, "the slow disk should leave unsynced writes for the crashes to tear");
+}
+
+/// A damaged record is caught by its checksum: the node refuses to start and is never
+/// handed the record, and the checkers (damage-never-applied included) pass.
+#[test]
+fn corrupt_record_is_caught_by_checksum() {
+    for trace in passing("corrupt-record") {
+        assert_eq!(count(&trace, "\"k\":\"damage\""), 1);
+        assert!(trace.contains("corrupt at offset"), "recovery must name the damage");
+        assert!(trace.contains("record checksum mismatch"), "caught by the checksum");
+        assert_eq!(count(&trace, "incarnation=2"), 0, "the node must not start");
+        assert!(trace.contains("damage-never-applied ok"));
+    }
+}
+
+/// A full disk aborts the node at its next fsync; restarted, it recovers every ack.
+#[test]
+fn disk_full_aborts_and_recovers() {
+    for trace in passing("disk-full") {
+        assert_eq!(count(&trace, "disk full: fsync failed"), 1);
+        assert_eq!(count(&trace, "incarnation=2"), 1);
+    }
+}
+
+#[test]
+fn clock_drift_within_the_ping_margin_expires_no_session() {
+    for trace in passing("clock-drift-fast") {
+        assert_eq!(count(&trace, "CloseSession"), 0);
+    }
+}
+
+/// Every reconnect after a crash carries the client's data watches in setWatches.
+#[test]
+fn reconnects_reregister_watches() {
+    for trace in passing("reconnect-setwatches") {
+        assert!(count(&trace, "SetWatches") >= 2, "watches re-registered after each crash");
+        assert_eq!(count(&trace, "err=-112"), 0, "sessions survive a short crash");
+    }
+}
+
+/// keeper's session clock is its ticks, which a stalled process misses: no session
+/// expires because of a pause alone (see the scenario's comment for ZooKeeper's view).
+#[test]
+fn pause_past_session_timeout_expires_no_session() {
+    for trace in passing("pause-past-session-timeout") {
+        assert_eq!(count(&trace, "CloseSession"), 0);
+        assert_eq!(count(&trace, "\"k\":\"unpause\""), 1);
+    }
+}
+
+/// Pings delayed past the session timeout expire sessions; clients learn it on reconnect.
+#[test]
+fn network_stall_expires_sessions() {
+    for trace in passing("session-expiry-network-stall") {
+        assert!(count(&trace, "CloseSession") >= 1, "no session expired");
+        assert!(count(&trace, "err=-112") >= 1, "no client was told SessionExpired");
+    }
+}
