@@ -44,6 +44,7 @@ pub mod watch;
 pub mod wire;
 pub mod zab;
 pub mod zkfiles;
+pub mod zkimport;
 pub mod zoocfg;
 
 pub use error::KeeperError;

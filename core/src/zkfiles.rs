@@ -30,7 +30,8 @@ use crate::wire::records::read_acls;
 pub struct ZkNode {
     /// The absolute path; the root is "/".
     pub path: String,
-    pub data: Bytes,
+    /// `None` for null data (ZooKeeper keeps null apart from empty).
+    pub data: Option<Bytes>,
     pub acl: Vec<Acl>,
     /// ZooKeeper's StatPersisted, which has keeper's stored-stat layout exactly.
     pub stat: StoredStat,
@@ -51,9 +52,18 @@ pub struct ZkSnapshot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZkLog {
     pub records: Vec<TxnRecord>,
-    /// Set when the file ends in a partial or corrupt entry (at this offset).
+    /// Where each record's entry starts in the file.
+    pub record_offsets: Vec<usize>,
+    /// Set when the scan stopped at a partial or damaged entry (at this offset).
     pub torn_at: Option<usize>,
+    /// With `torn_at`: true when nothing but zeros follows the damaged entry, as after a
+    /// write cut short by a crash in a preallocated file; false when data follows it
+    /// (something was written after the damage: corruption, not a torn tail).
+    pub tail_is_zeros: bool,
 }
+
+/// The file format version ZooKeeper 3.x writes in both headers (`version-2`).
+pub const ZK_FORMAT_VERSION: i32 = 2;
 
 const SNAP_MAGIC: i32 = 0x5a4b_534e; // "ZKSN"
 const LOG_MAGIC: i32 = 0x5a4b_4c47; // "ZKLG"
@@ -82,7 +92,11 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<ZkSnapshot, String> {
     if magic != SNAP_MAGIC {
         return Err(format!("not a ZooKeeper snapshot (magic {magic:#x})"));
     }
-    let (_version, _dbid) = (r.i32(), r.i64());
+    let version = r.i32().map_err(|e| at(&r, "snapshot header", e))?;
+    if version != ZK_FORMAT_VERSION {
+        return Err(format!("unsupported ZooKeeper snapshot format version {version} (expected 2)"));
+    }
+    r.i64().map_err(|e| at(&r, "snapshot header", e))?; // dbid, unused
     let mut body = || -> Result<(Vec<(SessionId, i32)>, Vec<ZkNode>), DecodeError> {
         let n = r.count(12)?;
         let mut sessions = r.vec_for(n);
@@ -101,7 +115,7 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<ZkSnapshot, String> {
             if path == "/" {
                 break;
             }
-            let data = r.buffer()?;
+            let data = r.data()?;
             let acl_ref = r.i64()?;
             let stat = StoredStat::decode(&mut r)?;
             let acl = match acl_ref {
@@ -135,9 +149,15 @@ pub fn parse_log(bytes: &[u8]) -> Result<ZkLog, String> {
     if magic != LOG_MAGIC {
         return Err(format!("not a ZooKeeper transaction log (magic {magic:#x})"));
     }
-    let _ = (r.i32(), r.i64());
+    let version = r.i32().map_err(|e| at(&r, "log header", e))?;
+    if version != ZK_FORMAT_VERSION {
+        return Err(format!("unsupported ZooKeeper log format version {version} (expected 2)"));
+    }
+    r.i64().map_err(|e| at(&r, "log header", e))?; // dbid, unused
     let mut records = Vec::new();
+    let mut record_offsets = Vec::new();
     let mut torn_at = None;
+    let mut tail_is_zeros = false;
     while !r.is_empty() {
         let start = r.position();
         let entry = (|| -> Result<Option<(i64, &[u8])>, DecodeError> {
@@ -157,14 +177,26 @@ pub fn parse_log(bytes: &[u8]) -> Result<ZkLog, String> {
                 let rec =
                     parse_txn(buf).map_err(|e| format!("log entry at offset {start}: {e}"))?;
                 records.push(rec);
+                record_offsets.push(start);
             }
             Ok(Some(_)) | Err(_) => {
                 torn_at = Some(start);
+                tail_is_zeros = zeros_after_entry(bytes, start);
                 break;
             }
         }
     }
-    Ok(ZkLog { records, torn_at })
+    Ok(ZkLog { records, record_offsets, torn_at, tail_is_zeros })
+}
+
+/// Whether every byte after the entry starting at `start` is zero, judging the entry's
+/// extent by its length field (an entry running past the end of the file counts as torn).
+fn zeros_after_entry(bytes: &[u8], start: usize) -> bool {
+    let len_at = start + 8;
+    let Some(len) = bytes.get(len_at..len_at + 4) else { return true };
+    let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    let end = if len < 0 { len_at + 4 } else { len_at + 4 + len as usize + 1 };
+    bytes.get(end..).is_none_or(|rest| rest.iter().all(|&b| b == 0))
 }
 
 /// Decodes one log entry: TxnHeader then the txn record (a trailing TxnDigest is ignored).
@@ -250,7 +282,7 @@ mod tests {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");
         }
         let a = snap.nodes.iter().find(|n| n.path == "/a").unwrap();
-        assert_eq!(a.data.as_ref(), b"world");
+        assert_eq!(a.data.as_deref(), Some(&b"world"[..]));
         assert_eq!(a.stat.version, 1);
         let b = snap.nodes.iter().find(|n| n.path == "/a/b").unwrap();
         assert_eq!(b.acl.len(), 2);
@@ -303,10 +335,15 @@ mod tests {
             let log = parse_log(&LOG[..cut]).unwrap();
             assert!(log.records.len() < full.records.len(), "cut at {cut}");
             assert_eq!(log.records[..], full.records[..log.records.len()], "never a wrong record");
+            assert!(log.torn_at.is_none() || log.tail_is_zeros, "a cut is a torn tail, at {cut}");
         }
         let mut flipped = LOG.to_vec();
         flipped[100] ^= 0x01;
         let log = parse_log(&flipped).unwrap();
         assert!(log.torn_at.is_some(), "a flipped byte stops the scan at that entry");
+        assert!(!log.tail_is_zeros, "entries follow the damage: corruption, not a torn tail");
+        let mut bad_version = LOG.to_vec();
+        bad_version[7] = 3;
+        assert!(parse_log(&bad_version).unwrap_err().contains("version 3"));
     }
 }

@@ -11,6 +11,7 @@
 //! sequential suffix); clients see `2 * stored - numChildren`, which counts creates and
 //! deletes (`DataNode.copyStat`). Container and TTL nodes show `ephemeralOwner = 0`.
 
+mod replay;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
