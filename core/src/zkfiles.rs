@@ -94,7 +94,9 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<ZkSnapshot, String> {
     }
     let version = r.i32().map_err(|e| at(&r, "snapshot header", e))?;
     if version != ZK_FORMAT_VERSION {
-        return Err(format!("unsupported ZooKeeper snapshot format version {version} (expected 2)"));
+        return Err(format!(
+            "unsupported ZooKeeper snapshot format version {version} (expected 2)"
+        ));
     }
     r.i64().map_err(|e| at(&r, "snapshot header", e))?; // dbid, unused
     let mut body = || -> Result<(Vec<(SessionId, i32)>, Vec<ZkNode>), DecodeError> {

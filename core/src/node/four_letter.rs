@@ -17,8 +17,11 @@ impl Node {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.received += 1;
         }
-        let allowed = self.config.four_letter_whitelist.iter().any(|w| w == "*" || w == cmd)
-            || (cmd == "isro" && self.config.read_only_mode_enabled);
+        // The backup word hands out every znode, so only naming it enables it (not `*`).
+        let backup = cmd == crate::persist::backup::BACKUP_WORD;
+        let allowed =
+            self.config.four_letter_whitelist.iter().any(|w| (w == "*" && !backup) || w == cmd)
+                || (cmd == "isro" && self.config.read_only_mode_enabled);
         let text = if allowed {
             self.render_four_letter(cmd)
         } else {
@@ -57,6 +60,11 @@ impl Node {
             }
             "hash" => format!("{:x}: {}\n", self.last_zxid.0, self.tree.digest()),
             "gtmk" => "0".to_string(),
+            "kbak" => crate::persist::backup::encode_backup_text(&crate::persist::encode_snapshot(
+                self.last_zxid,
+                &self.sessions.to_snapshot(),
+                &self.tree,
+            )),
             _ => format!("{cmd} is not executed because it is not in the whitelist.\n"),
         }
     }

@@ -8,10 +8,13 @@
 //!   that module's doc).
 //! - [`snapshot`]: the snapshot file format (`KPSN`), framed and checksummed around the
 //!   tree bytes that [`DataTree::encode_snapshot`] writes.
+//! - [`backup`]: a snapshot image carried as a four-letter-word answer (`kbak`), for
+//!   consistent backups of a running server.
 //!
 //! Invariant kept by every decoder here: bad bytes never panic and never allocate more than
 //! the input holds; they become a [`PersistError`] that names the offset.
 
+pub mod backup;
 pub mod log;
 pub mod snapshot;
 pub mod txn_codec;

@@ -17,12 +17,19 @@ pub const FOUR_LETTER_WORDS: [&str; 18] = [
     "wchp", "wchs", "mntr", "isro", "hash", "dirs",
 ];
 
+/// keeper's own words: `kbak` answers with a backup image (`persist::backup`).
+pub const KEEPER_FOUR_LETTER_WORDS: [&str; 1] = [crate::persist::backup::BACKUP_WORD];
+
 /// The four-letter word spelled by the first 4 bytes of `first4`, if it is one ZooKeeper
-/// knows; `None` with fewer than 4 bytes. Later bytes are ignored, so a caller may pass
-/// everything received so far (`stmk` is followed by an 8-byte mask).
+/// (or keeper) knows; `None` with fewer than 4 bytes. Later bytes are ignored, so a caller
+/// may pass everything received so far (`stmk` is followed by an 8-byte mask).
 pub fn four_letter_word(first4: &[u8]) -> Option<&'static str> {
     let word = first4.first_chunk::<4>()?;
-    FOUR_LETTER_WORDS.iter().copied().find(|known| known.as_bytes() == word)
+    FOUR_LETTER_WORDS
+        .iter()
+        .chain(KEEPER_FOUR_LETTER_WORDS.iter())
+        .copied()
+        .find(|known| known.as_bytes() == word)
 }
 
 #[cfg(test)]
@@ -37,6 +44,7 @@ mod tests {
         assert_eq!(four_letter_word(b"ruo"), None);
         assert_eq!(four_letter_word(b"stmk\0\0\0\0\0\0\0\x01"), Some("stmk"));
         assert_eq!(four_letter_word(&[0, 0, 0, 45]), None);
+        assert_eq!(four_letter_word(b"kbak"), Some("kbak"));
         for word in FOUR_LETTER_WORDS {
             assert_eq!(four_letter_word(word.as_bytes()), Some(word));
             assert_ne!(word.as_bytes()[0], 0);
