@@ -3,6 +3,7 @@
 //! Sub-tools (`shell`, `sim`) parse their own arguments: everything after their name is
 //! passed through untouched.
 
+mod ops;
 mod shell;
 mod status;
 
@@ -43,6 +44,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Data management: import-zk, inspect, purge, snapshot, restore.
+    #[command(flatten)]
+    Ops(ops::Command),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         }
         Command::Shell { args } => shell::main(args),
         Command::Sim { args } => keeper_sim::cli::main(args),
+        Command::Ops(cmd) => ops::main(cmd),
     }
 }
 

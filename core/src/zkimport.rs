@@ -115,6 +115,11 @@ impl ZkImporter {
         Ok(true)
     }
 
+    /// The tree as rebuilt so far (read-only, for `keeper inspect`).
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
     /// The zxid of the last record applied (or the snapshot's).
     pub fn last_zxid(&self) -> Zxid {
         self.last_zxid

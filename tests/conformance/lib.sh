@@ -2,7 +2,8 @@
 # (keeper, or Apache ZooKeeper with MODE=reference) on a loopback port with a temp
 # dataDir, wait for it with a bounded `ruok` poll, and always stop it on exit.
 # Sourced, not run. Callers set MODE (keeper|reference) and PORT, and may set EXTRA_CFG
-# (zoo.cfg lines appended after the defaults, so they override them).
+# (zoo.cfg lines appended after the defaults, so they override them) and ZK_JAVA_OPTS
+# (extra JVM options for Apache ZooKeeper).
 
 conf_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$conf_dir/../.." && pwd)"
@@ -33,7 +34,8 @@ ${EXTRA_CFG:-}
 CFG
   if [ "$MODE" = reference ]; then
     # servlet-api.jar: without it Jetty cannot load and the AdminServer silently stays off.
-    java -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar" \
+    # shellcheck disable=SC2086 # ZK_JAVA_OPTS holds several -D options, split on purpose.
+    java ${ZK_JAVA_OPTS:-} -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar" \
       -Dzookeeper.log.dir="$work_dir" -Dzookeeper.root.logger=WARN,CONSOLE \
       org.apache.zookeeper.server.ZooKeeperServerMain "$work_dir/zoo.cfg" \
       > "$work_dir/server.log" 2>&1 &

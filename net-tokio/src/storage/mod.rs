@@ -14,6 +14,7 @@
 //! bytes between the node and the disk (STYLE.md §11).
 
 mod files;
+mod install;
 mod purge;
 mod recover;
 mod writer;
@@ -33,6 +34,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::stats::{ShellStats, SnapshotInfo};
 
 pub use files::{lock_dir, log_name, read_myid, snapshot_name, DirLock, VERSION_DIR};
+pub use install::{check_empty, install_snapshot};
 pub use purge::{purge_dirs, PurgeReport, MIN_KEEP_SNAPSHOTS};
 pub use writer::{MAX_BATCH_BYTES, PREALLOC_BYTES};
 
@@ -52,6 +54,8 @@ pub enum StorageError {
     BadMyid { path: PathBuf, text: String },
     /// purge was asked to keep fewer than [`MIN_KEEP_SNAPSHOTS`].
     BadPurgeCount { keep_snapshots: usize },
+    /// A directory to seed (restore, import) already holds `entry`.
+    NotEmpty { dir: PathBuf, entry: PathBuf },
 }
 
 impl StorageError {
@@ -82,6 +86,12 @@ impl fmt::Display for StorageError {
             StorageError::BadPurgeCount { keep_snapshots } => write!(
                 f,
                 "purge must keep at least {MIN_KEEP_SNAPSHOTS} snapshots, asked to keep {keep_snapshots}"
+            ),
+            StorageError::NotEmpty { dir, entry } => write!(
+                f,
+                "{} is not empty (it holds {}); give a new or empty directory",
+                dir.display(),
+                entry.display()
             ),
         }
     }

@@ -259,7 +259,7 @@ pub(crate) fn run_snapshots(
 }
 
 /// tmp file, fsync, rename, fsync dir: a crash leaves either no snapshot or a whole one.
-fn write_snapshot(snap_dir: &Path, zxid: Zxid, image: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_snapshot(snap_dir: &Path, zxid: Zxid, image: &[u8]) -> std::io::Result<()> {
     let name = snapshot_name(zxid);
     let tmp = snap_dir.join(format!("{name}.tmp"));
     let result = (|| {
