@@ -53,7 +53,9 @@ pub fn snapshot(server: &str, out: &Path, timeout_s: u64) -> Result<(), String> 
     let image = decode_backup_text(&answer).map_err(|e| format!("{server}: {e}"))?;
     let state =
         decode_snapshot(&image).map_err(|e| format!("the backup from {server} is damaged: {e}"))?;
-    let tmp = out.with_extension("partial");
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&image)?;
