@@ -34,11 +34,12 @@ pub const TEXT_DATA_BYTES: usize = 64;
 
 /// One log record as a JSON object.
 pub fn record_json(rec: &TxnRecord) -> Fields {
-    let mut m = Fields::new();
-    m.push(("zxid".into(), hex(rec.header.zxid.0)));
-    m.push(("time".into(), Value::String(utc(rec.header.time_ms))));
-    m.push(("session".into(), hex(rec.header.session.0 as u64)));
-    m.push(("cxid".into(), json!(rec.header.cxid)));
+    let mut m = fields(vec![
+        ("zxid", hex(rec.header.zxid.0)),
+        ("time", Value::String(utc(rec.header.time_ms))),
+        ("session", hex(rec.header.session.0 as u64)),
+        ("cxid", json!(rec.header.cxid)),
+    ]);
     let mut body = txn_json(&rec.txn);
     // type and path lead the body; the header's fields go first.
     m.append(&mut body);
