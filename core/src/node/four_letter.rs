@@ -60,8 +60,9 @@ impl Node {
             }
             "hash" => format!("{:x}: {}\n", self.last_zxid.0, self.tree.digest()),
             "gtmk" => "0".to_string(),
+            // Labelled with the tree's own zxid, so the image says exactly what it holds.
             "kbak" => crate::persist::backup::encode_backup_text(&crate::persist::encode_snapshot(
-                self.last_zxid,
+                self.tree.last_zxid(),
                 &self.sessions.to_snapshot(),
                 &self.tree,
             )),
