@@ -97,6 +97,7 @@ fn try_start(dir: &Path, data_dir: &Path, extra: &str, attempt: usize) -> Result
         &cfg,
         format!(
             "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n\
              {}{extra}\n",
             data_dir.display(),
             if extra.contains("4lw.commands.whitelist") {
