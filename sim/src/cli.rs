@@ -198,7 +198,16 @@ fn print_summary(s: &Summary, wall_s: f64) {
     for v in &s.verdicts {
         println!("check {:<20} {}", v.name, v.failure.as_deref().unwrap_or("ok"));
     }
+    if !s.elections_ms.is_empty() {
+        let times: Vec<String> = s.elections_ms.iter().map(|t| format!("{t}ms")).collect();
+        println!("elections       {}", times.join(" "));
+    }
     println!("trace hash      {:016x}", s.trace_hash);
+}
+
+/// The value at quantile `q` of sorted `v`.
+fn quantile(v: &[u64], q: f64) -> u64 {
+    v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
 fn swarm_cmd(src: &Source, seeds: std::ops::Range<u64>, a: &Args) -> ExitCode {
@@ -252,6 +261,16 @@ fn print_report(src: &Source, seeds: &std::ops::Range<u64>, r: &Report) {
     println!("  passed            {}", r.runs.len() - failed);
     println!("  failed            {failed}");
     println!("  non-deterministic {}", r.mismatches.len());
+    let el = r.elections_ms();
+    if !el.is_empty() {
+        println!(
+            "  elections         {} (leader lost or start to established): median {} ms, p99 {} ms, max {} ms",
+            el.len(),
+            quantile(&el, 0.5),
+            quantile(&el, 0.99),
+            el[el.len() - 1]
+        );
+    }
     for (checker, (count, first)) in r.by_checker() {
         println!("    {checker:<24} {count:>5} runs (first: seed {first})");
     }

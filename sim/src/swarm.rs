@@ -35,6 +35,8 @@ pub struct RunResult {
     pub sim_ms: u64,
     /// Wall time this run took on its thread, in seconds.
     pub wall_s: f64,
+    /// Leader-loss (or start) to established-leader times, in simulated ms.
+    pub elections_ms: Vec<u64>,
 }
 
 impl RunResult {
@@ -63,6 +65,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// Every election time of every run, sorted.
+    pub fn elections_ms(&self) -> Vec<u64> {
+        let mut all: Vec<u64> = self.runs.iter().flat_map(|r| r.elections_ms.clone()).collect();
+        all.sort_unstable();
+        all
+    }
     /// Seeds that failed a checker, with their failures.
     pub fn failed(&self) -> impl Iterator<Item = &RunResult> {
         self.runs.iter().filter(|r| !r.passed())
@@ -111,6 +119,7 @@ pub fn run_one(sc: Scenario, seed: u64) -> RunResult {
         events: s.events,
         sim_ms: s.sim_ms,
         wall_s: start.elapsed().as_secs_f64(),
+        elections_ms: s.elections_ms,
     }
 }
 
