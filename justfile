@@ -6,3 +6,6 @@ sim seed="42":
 tidy:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets
+# keeper vs Apache ZooKeeper, same run, same zoo.cfg (docs/performance.md); e.g. `just compare --znodes 100000`
+compare *args:
+    bench/compare {{args}}

@@ -1,8 +1,10 @@
-//! The `keeper` binary: run a server, show a server's status, the shell, the simulator.
+//! The `keeper` binary: run a server, show a server's status, the shell, the simulator,
+//! the load generator.
 //!
-//! Sub-tools (`shell`, `sim`) parse their own arguments: everything after their name is
+//! Sub-tools (`shell`, `sim`, `bench`) parse their own arguments: everything after their name is
 //! passed through untouched.
 
+mod bench;
 mod ops;
 mod shell;
 mod status;
@@ -47,6 +49,11 @@ enum Command {
     /// Data management: import-zk, inspect, purge, snapshot, restore.
     #[command(flatten)]
     Ops(ops::Command),
+    /// Closed-loop load generator against any ZooKeeper server (`keeper bench --help`).
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +72,7 @@ fn main() -> ExitCode {
         Command::Shell { args } => shell::main(args),
         Command::Sim { args } => keeper_sim::cli::main(args),
         Command::Ops(cmd) => ops::main(cmd),
+        Command::Bench { args } => bench::main(args),
     }
 }
 

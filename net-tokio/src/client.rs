@@ -238,6 +238,8 @@ const COMMAND_QUEUE: usize = 1024;
 /// Requests written and not yet answered; past this the task stops reading commands
 /// until replies drain, so a fast caller cannot grow memory without bound.
 const MAX_PENDING: usize = 10_000;
+/// A write batch stops taking queued commands past this many encoded bytes.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// The protocol version every ZooKeeper client sends.
 const PROTOCOL_VERSION: i32 = 0;
 
@@ -331,6 +333,7 @@ async fn run(
     let mut auths: VecDeque<Pending> = VecDeque::new();
     let mut next_xid: i32 = 1;
     let mut closing = false;
+    let mut out: Vec<u8> = Vec::with_capacity(WRITE_BATCH_BYTES);
     let mut ping = tokio::time::interval(ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let end: ClientError = loop {
@@ -345,21 +348,28 @@ async fn run(
         let room = pending.len() < MAX_PENDING && !closing;
         tokio::select! {
             cmd = commands.recv(), if room => {
-                let Some(Command { req, reply }) = cmd else { break lost("client dropped") };
-                let op = req.op_code();
-                let xid = match req {
-                    Request::Auth { .. } => Xid::AUTH.0,
-                    _ => { let x = next_xid; next_xid = next_xid.wrapping_add(1).max(1); x }
-                };
-                let mut out = Vec::new();
-                codec::encode_request(xid, &req, &mut out);
+                let Some(first) = cmd else { break lost("client dropped") };
+                // Pipelining: every command already queued goes out in the same write, so
+                // a deep pipeline costs one syscall per batch, not one per request.
+                out.clear();
+                let mut next = Some(first);
+                while let Some(Command { req, reply }) = next.take() {
+                    let op = req.op_code();
+                    let xid = match req {
+                        Request::Auth { .. } => Xid::AUTH.0,
+                        _ => { let x = next_xid; next_xid = next_xid.wrapping_add(1).max(1); x }
+                    };
+                    codec::encode_request(xid, &req, &mut out);
+                    closing = matches!(req, Request::CloseSession);
+                    let entry = Pending { xid, op, reply };
+                    if xid == Xid::AUTH.0 { auths.push_back(entry) } else { pending.push_back(entry) }
+                    if !closing && pending.len() < MAX_PENDING && out.len() < WRITE_BATCH_BYTES {
+                        next = commands.try_recv().ok();
+                    }
+                }
                 if let Err(e) = stream.write_all(&out).await {
-                    let _ = reply.send(Err(lost(&e.to_string())));
                     break lost(&e.to_string());
                 }
-                closing = matches!(req, Request::CloseSession);
-                let entry = Pending { xid, op, reply };
-                if xid == Xid::AUTH.0 { auths.push_back(entry) } else { pending.push_back(entry) }
                 ping.reset();
             }
             read = stream.read_buf(&mut buf) => match read {
@@ -368,7 +378,7 @@ async fn run(
                 Err(e) => break lost(&e.to_string()),
             },
             _ = ping.tick() => {
-                let mut out = Vec::new();
+                out.clear();
                 codec::encode_request(Xid::PING.0, &Request::Ping, &mut out);
                 if let Err(e) = stream.write_all(&out).await { break lost(&e.to_string()) }
             }

@@ -1,0 +1,63 @@
+"""Prints bench/compare's side-by-side table from its results.jsonl (one JSON object per
+line, each with "server" (zookeeper|keeper) and "name"). Ratios are keeper / ZooKeeper:
+above 1 is better for throughput, below 1 is better for latency, memory and restart time."""
+import json
+import sys
+
+
+def load(path):
+    rows = {}
+    for line in open(path):
+        line = line.strip()
+        if line:
+            r = json.loads(line)
+            rows[(r["server"], r["name"])] = r
+    return rows
+
+
+def ratio(k, z):
+    return f"{k / z:.2f}x" if z else "n/a"
+
+
+def main(path):
+    rows = load(path)
+    names = []
+    for (_, name) in rows:
+        if name != "memory" and name not in names:
+            names.append(name)
+    out = []
+    out.append("| workload | conc. | ZooKeeper ops/s | keeper ops/s | ratio | ZK p50/p99/p99.9 ms | keeper p50/p99/p99.9 ms | p99 ratio |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        z, k = rows.get(("zookeeper", name)), rows.get(("keeper", name))
+        if not z or not k:
+            continue
+        lat = lambda r: "/".join(f"{r[q] / 1000:.2f}" for q in ("p50_us", "p99_us", "p999_us"))
+        label = name if name != "mixed" else f"mixed {k['read_pct']}% get"
+        errs = "" if z["errors"] + k["errors"] == 0 else f" (errors zk {z['errors']}, keeper {k['errors']})"
+        out.append(
+            f"| {label}{errs} | {k['sessions']}x{k['depth']} | {z['ops_per_s']:.0f} | {k['ops_per_s']:.0f} | "
+            f"{ratio(k['ops_per_s'], z['ops_per_s'])} | {lat(z)} | {lat(k)} | {ratio(k['p99_us'], z['p99_us'])} |"
+        )
+    z, k = rows.get(("zookeeper", "memory")), rows.get(("keeper", "memory"))
+    if z and k:
+        out.append("")
+        out.append(f"| {k['znodes']} znodes of 100 B | ZooKeeper | keeper | ratio |")
+        out.append("|---|---:|---:|---:|")
+        for label, key, unit, scale in (
+            ("load time", "load_ms", "s", 1000),
+            ("RSS after load", "rss_kib", "MiB", 1024),
+            ("restart to serving", "restart_ms", "s", 1000),
+            ("RSS after restart", "rss_after_restart_kib", "MiB", 1024),
+        ):
+            out.append(
+                f"| {label} | {z[key] / scale:.2f} {unit} | {k[key] / scale:.2f} {unit} | {ratio(k[key], z[key])} |"
+            )
+    out.append("")
+    out.append("Ensemble (3 members on loopback) and failover (kill -9 the leader, first write"
+               " through another member): not measured yet; they wait for keeper's ensemble mode.")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

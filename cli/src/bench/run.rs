@@ -1,0 +1,223 @@
+//! The closed-loop driver: sessions spread over the servers, `depth` requests in flight
+//! per session, each worker sending its next request only when its last one is answered.
+//!
+//! Invariant: at most `sessions × depth` requests are outstanding at any time (closed
+//! loop: the offered load adapts to the server, so a slow server is measured as slow rather
+//! than buried under a queue the client built). Requests that start before the warm-up ends
+//! are sent but not counted. Everything goes through the plain ZooKeeper client protocol
+//! (keeper-net's client), so the same run works against any ZooKeeper server.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use keeper_core::error::KeeperError;
+use keeper_net::client::{self, Client, ClientError};
+
+use super::report::{Report, Settings, Tally};
+use super::workload::{create_request, OpKind, OpSource, Spec, Workload};
+
+/// Everything a run needs.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub servers: Vec<String>,
+    pub sessions: usize,
+    pub depth: usize,
+    pub spec: Spec,
+    pub payload_bytes: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Stop after this many requests in all (counted from the start, warm-up included).
+    pub ops_limit: Option<u64>,
+    /// Create the prefix and the key znodes first (skip when they already exist).
+    pub setup: bool,
+    pub session_timeout: Duration,
+}
+
+/// Connects, sets up, runs the workload and returns what was measured.
+pub async fn run(plan: &Plan) -> Result<Report, String> {
+    assert!(plan.sessions > 0 && plan.depth > 0, "validated by the argument parser");
+    let clients = connect_all(plan).await?;
+    let payload = Bytes::from(vec![b'x'; plan.payload_bytes]);
+    if plan.setup {
+        setup(plan, &clients, &payload).await?;
+    }
+    let start = Instant::now();
+    let measure_from = start + plan.warmup;
+    let end = measure_from + plan.duration;
+    let (tally, last) = drive(plan, &clients, &plan.spec, &payload, measure_from, end).await;
+    for c in &clients {
+        let _ = c.close().await;
+    }
+    let window = last.map(|t| t.saturating_duration_since(measure_from)).unwrap_or_default();
+    let settings = Settings {
+        workload: plan.spec.workload.name(),
+        servers: plan.servers.clone(),
+        sessions: plan.sessions,
+        depth: plan.depth,
+        read_pct: plan.spec.read_pct,
+        payload_bytes: plan.payload_bytes,
+        keys: plan.spec.keys,
+    };
+    Ok(Report { settings, window, tally })
+}
+
+/// Polls until a session opens on one of `servers` and answers `exists /`, or `timeout`
+/// passes; returns how long that took (for restart-to-serving measurements).
+pub async fn probe(servers: &[String], timeout: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut last = String::from("no attempt");
+    while Instant::now() < deadline {
+        // Bounded attempts: a server that is still starting may accept a connection and
+        // never answer on it (ZooKeeper does), so each try gets its own short deadline.
+        let attempt = async {
+            let (c, _watches) = client::connect(servers, Duration::from_secs(10)).await?;
+            let found = c.exists("/", false).await;
+            let _ = c.close().await;
+            found
+        };
+        match tokio::time::timeout(PROBE_ATTEMPT, attempt).await {
+            Ok(Ok(Some(_))) => return Ok(start.elapsed()),
+            Ok(Ok(None)) => last = "exists / answered no node".into(),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = format!("no answer within {PROBE_ATTEMPT:?}"),
+        }
+        tokio::time::sleep(PROBE_RETRY).await;
+    }
+    Err(format!("no server answered within {timeout:?}: {last}"))
+}
+
+// ---- private ----
+
+/// Between probe attempts: short next to any restart worth measuring.
+const PROBE_RETRY: Duration = Duration::from_millis(20);
+/// One probe attempt (connect, handshake, exists) gives up after this.
+const PROBE_ATTEMPT: Duration = Duration::from_millis(500);
+/// Opening one benchmark session gives up after this.
+const CONNECT_WITHIN: Duration = Duration::from_secs(10);
+
+/// One session per `sessions`, round-robin over the servers.
+async fn connect_all(plan: &Plan) -> Result<Vec<Client>, String> {
+    let mut clients = Vec::with_capacity(plan.sessions);
+    for i in 0..plan.sessions {
+        let addr = plan.servers[i % plan.servers.len()].clone();
+        let opening = client::connect(std::slice::from_ref(&addr), plan.session_timeout);
+        let (c, _watches) = tokio::time::timeout(CONNECT_WITHIN, opening)
+            .await
+            .map_err(|_| format!("session {i} on {addr}: no handshake within {CONNECT_WITHIN:?}"))?
+            .map_err(|e| format!("cannot open session {i} on {addr}: {e}"))?;
+        clients.push(c);
+    }
+    Ok(clients)
+}
+
+/// Creates the prefix, then every key znode (pipelined like the run; existing ones stay).
+async fn setup(plan: &Plan, clients: &[Client], payload: &Bytes) -> Result<(), String> {
+    match clients[0].request(create_request(plan.spec.prefix.clone(), Bytes::new())).await {
+        Ok(_) | Err(ClientError::Keeper(KeeperError::NodeExists)) => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", plan.spec.prefix)),
+    }
+    if !plan.spec.workload.needs_keys() {
+        return Ok(());
+    }
+    let load = Spec { workload: Workload::Load, ..plan.spec.clone() };
+    let far = Instant::now() + Duration::from_secs(24 * 3600);
+    let unlimited = Plan { ops_limit: None, ..plan.clone() };
+    let (tally, _) = drive(&unlimited, clients, &load, payload, Instant::now(), far).await;
+    let bad: u64 = tally.errors.iter().filter(|(k, _)| *k != "NodeExists").map(|(_, n)| n).sum();
+    if bad > 0 {
+        return Err(format!("setup failed to create keys: {:?}", tally.errors));
+    }
+    Ok(())
+}
+
+/// Runs `depth` workers per session until `end`, the op limit, or the workload runs dry.
+/// Returns the merged tally and when the last counted request completed.
+async fn drive(
+    plan: &Plan,
+    clients: &[Client],
+    spec: &Spec,
+    payload: &Bytes,
+    measure_from: Instant,
+    end: Instant,
+) -> (Tally, Option<Instant>) {
+    let workers = (clients.len() * plan.depth) as u64;
+    let issued = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(workers as usize);
+    for w in 0..workers {
+        let client = clients[(w as usize) % clients.len()].clone();
+        let source = OpSource::new(spec, payload.clone(), w, workers);
+        let issued = issued.clone();
+        let limit = plan.ops_limit.unwrap_or(u64::MAX);
+        tasks.push(tokio::spawn(worker(client, source, issued, limit, measure_from, end)));
+    }
+    let mut total = Tally::new();
+    let mut last: Option<Instant> = None;
+    for t in tasks {
+        match t.await {
+            Ok((tally, done)) => {
+                total.merge(&tally);
+                last = last.max(done);
+            }
+            Err(e) => *total.errors.entry(format!("worker panicked: {e}")).or_default() += 1,
+        }
+    }
+    (total, last)
+}
+
+/// One closed-loop worker: request, wait, record, repeat.
+async fn worker(
+    client: Client,
+    mut source: OpSource,
+    issued: Arc<AtomicU64>,
+    limit: u64,
+    measure_from: Instant,
+    end: Instant,
+) -> (Tally, Option<Instant>) {
+    let mut tally = Tally::new();
+    let mut last = None;
+    loop {
+        let sent = Instant::now();
+        if sent >= end || issued.fetch_add(1, Ordering::Relaxed) >= limit {
+            break;
+        }
+        let Some((kind, req)) = source.next() else { break };
+        let result = client.request(req).await;
+        let done = Instant::now();
+        let lost = matches!(result, Err(ClientError::ConnectionLoss(_) | ClientError::Protocol(_)));
+        if sent < measure_from {
+            if lost {
+                *tally.errors.entry("ConnectionLoss".into()).or_default() += 1;
+                break;
+            }
+            continue;
+        }
+        last = Some(done);
+        let us = done.duration_since(sent).as_micros().min(u64::MAX as u128) as u64;
+        tally.latency_us.saturating_record(us.max(1));
+        match kind {
+            OpKind::Read => tally.reads += 1,
+            OpKind::Write => tally.writes += 1,
+        }
+        match result {
+            Ok(_) => {}
+            Err(e) => {
+                *tally.errors.entry(error_name(&e)).or_default() += 1;
+                if lost {
+                    break; // this session is gone; its other workers learn the same
+                }
+            }
+        }
+    }
+    (tally, last)
+}
+
+fn error_name(e: &ClientError) -> String {
+    match e {
+        ClientError::Keeper(k) => format!("{k:?}"),
+        ClientError::ConnectionLoss(_) => "ConnectionLoss".into(),
+        ClientError::Protocol(_) => "Protocol".into(),
+    }
+}
