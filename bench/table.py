@@ -2,16 +2,26 @@
 line, each with "server" (zookeeper|keeper) and "name"). Ratios are keeper / ZooKeeper:
 above 1 is better for throughput, below 1 is better for latency, memory and restart time."""
 import json
+import statistics
 import sys
 
 
 def load(path):
-    rows = {}
+    """One row per (server, name): the median over rounds of every numeric field."""
+    runs = {}
     for line in open(path):
         line = line.strip()
         if line:
             r = json.loads(line)
-            rows[(r["server"], r["name"])] = r
+            runs.setdefault((r["server"], r["name"]), []).append(r)
+    rows = {}
+    for key, rs in runs.items():
+        row = dict(rs[0])
+        row["rounds"] = len(rs)
+        for field, value in rs[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row[field] = statistics.median(r[field] for r in rs)
+        rows[key] = row
     return rows
 
 
@@ -33,10 +43,10 @@ def main(path):
         if not z or not k:
             continue
         lat = lambda r: "/".join(f"{r[q] / 1000:.2f}" for q in ("p50_us", "p99_us", "p999_us"))
-        label = name if name != "mixed" else f"mixed {k['read_pct']}% get"
+        label = name if name != "mixed" else f"mixed {k['read_pct']:.0f}% get"
         errs = "" if z["errors"] + k["errors"] == 0 else f" (errors zk {z['errors']}, keeper {k['errors']})"
         out.append(
-            f"| {label}{errs} | {k['sessions']}x{k['depth']} | {z['ops_per_s']:.0f} | {k['ops_per_s']:.0f} | "
+            f"| {label}{errs} | {k['sessions']:.0f}x{k['depth']:.0f} | {z['ops_per_s']:.0f} | {k['ops_per_s']:.0f} | "
             f"{ratio(k['ops_per_s'], z['ops_per_s'])} | {lat(z)} | {lat(k)} | {ratio(k['p99_us'], z['p99_us'])} |"
         )
     z, k = rows.get(("zookeeper", "memory")), rows.get(("keeper", "memory"))
@@ -53,7 +63,9 @@ def main(path):
             out.append(
                 f"| {label} | {z[key] / scale:.2f} {unit} | {k[key] / scale:.2f} {unit} | {ratio(k[key], z[key])} |"
             )
+    rounds = max((r["rounds"] for r in rows.values()), default=0)
     out.append("")
+    out.append(f"Workload figures are medians over {rounds} interleaved rounds.")
     out.append("Ensemble (3 members on loopback) and failover (kill -9 the leader, first write"
                " through another member): not measured yet; they wait for keeper's ensemble mode.")
     print("\n".join(out))

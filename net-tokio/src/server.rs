@@ -35,6 +35,15 @@ pub const INBOUND_QUEUE: usize = 4096;
 pub const OUTBOUND_QUEUE: usize = 64 * 1024;
 /// Bytes read from a socket at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// Inputs the node task handles before it hands the connections their replies; bounds how
+/// long a reply waits for the batch it rides in.
+const INPUTS_PER_PASS: usize = 256;
+/// First allocation of a connection's reply buffer in a pass (a getData reply of 100 bytes
+/// is about 190), so small replies never regrow it.
+const REPLY_BUFFER_BYTES: usize = 512;
+/// A connection's replies are sent before the pass ends once this many bytes wait, so the
+/// byte bound on unread replies is checked at least this often.
+const PASS_FLUSH_BYTES: usize = 64 * 1024;
 
 /// The storage side of the node task: where `Persist` outputs go and where durable
 /// sequence numbers come back. The storage writer thread holds the other ends.
@@ -164,124 +173,203 @@ async fn node_loop(
     assert!(config.tick_ms > 0, "tickTime is validated by zoocfg");
     let mut ticker = tokio::time::interval(Duration::from_millis(config.tick_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut conns: Conns = BTreeMap::new();
+    let mut router = Router::default();
     loop {
         let input = tokio::select! {
-            Some(msg) = inbound.recv() => match msg {
-                Inbound::Open { conn, addr, out, load } => {
-                    conns.insert(conn, ConnOut { out, load });
-                    Input::ClientOpen { conn, addr }
-                }
-                Inbound::Input(input) => input,
-                Inbound::Query(query) => {
-                    query(&mut node);
-                    continue;
-                }
-            },
-            _ = ticker.tick() => Input::Tick { wall_ms: wall_clock_ms() },
-            Some(seq) = storage.persisted.recv() => Input::Persisted { up_to: seq },
+            Some(msg) = inbound.recv() => router.admit(msg, &mut node),
+            _ = ticker.tick() => Some(Input::Tick { wall_ms: wall_clock_ms() }),
+            Some(seq) = storage.persisted.recv() => Some(Input::Persisted { up_to: seq }),
             _ = shutdown.changed() => break,
         };
+        if let Some(input) = input {
+            router.deliver(&mut node, input, &storage, shared);
+        }
+        // Batching: take whatever else is already waiting (bounded, so ticks and shutdown
+        // are never starved), then hand each connection its replies in one message. Under
+        // load one socket write then carries many replies; idle, a reply leaves at once.
+        for _ in 1..INPUTS_PER_PASS {
+            let input = if let Ok(seq) = storage.persisted.try_recv() {
+                Some(Input::Persisted { up_to: seq })
+            } else if let Ok(msg) = inbound.try_recv() {
+                router.admit(msg, &mut node)
+            } else {
+                break;
+            };
+            if let Some(input) = input {
+                router.deliver(&mut node, input, &storage, shared);
+            }
+        }
+        router.flush(shared);
+    }
+    info!("client server shutting down");
+}
+
+/// The node task's view of the connections: their outbound queues and loads, and the
+/// bytes encoded for each during the current pass. Invariant: a connection's bytes leave
+/// in output order, anything pending for it is sent before its Close, and no connection
+/// holds more than [`PASS_FLUSH_BYTES`] plus one reply unsent.
+#[derive(Default)]
+struct Router {
+    conns: Conns,
+    pending: BTreeMap<ConnId, Vec<u8>>,
+}
+
+impl Router {
+    /// Registers a new connection or runs an admin query; returns the input, if any.
+    fn admit(&mut self, msg: Inbound, node: &mut Node) -> Option<Input> {
+        match msg {
+            Inbound::Open { conn, addr, out, load } => {
+                self.conns.insert(conn, ConnOut { out, load });
+                Some(Input::ClientOpen { conn, addr })
+            }
+            Inbound::Input(input) => Some(input),
+            Inbound::Query(query) => {
+                query(node);
+                None
+            }
+        }
+    }
+
+    /// Hands one input to the node and routes every output it produced.
+    fn deliver(&mut self, node: &mut Node, input: Input, storage: &StorageLink, shared: &Shared) {
         if let Input::ClientClosed { conn } = &input {
-            if let Some(c) = conns.remove(conn) {
+            self.pending.remove(conn);
+            if let Some(c) = self.conns.remove(conn) {
                 c.load.forget(&shared.gate);
             }
         }
         node.handle(input);
         while let Some(output) = node.poll() {
-            route(output, &mut conns, &storage, shared);
+            self.route(output, storage, shared);
         }
     }
-    info!("client server shutting down");
-}
 
-/// Carries out one output. Encoding lives in core; this only picks the queue.
-fn route(output: Output, conns: &mut Conns, storage: &StorageLink, shared: &Shared) {
-    let (conn, msg) = match output {
-        Output::Persist { seq, write } => {
-            if let DurableWrite::Append(rec) = &write {
-                log_session_txn(rec);
+    /// Carries out one output. Encoding lives in core; this only picks the buffer or queue.
+    fn route(&mut self, output: Output, storage: &StorageLink, shared: &Shared) {
+        let output = match output {
+            Output::Persist { seq, write } => {
+                if let DurableWrite::Append(rec) = &write {
+                    log_session_txn(rec);
+                }
+                // A dead writer means storage failed; the writer itself ends the process.
+                if storage.persist.send((seq, write)).is_err() {
+                    warn!("storage writer is gone; dropping persist seq={seq}");
+                }
+                return;
             }
-            // A dead writer means storage failed; the writer itself ends the process.
-            if storage.persist.send((seq, write)).is_err() {
-                warn!("storage writer is gone; dropping persist seq={seq}");
+            Output::Role(mode) => {
+                info!(mode = mode.as_str(), "role changed");
+                return;
             }
-            return;
-        }
-        Output::Role(mode) => {
-            info!(mode = mode.as_str(), "role changed");
-            return;
-        }
-        Output::Event(e) => {
-            tracing::trace!(?e, "protocol event");
-            return;
-        }
-        Output::Send { to, msg } => {
-            // Startup refuses ensemble configurations until the peer transport exists, so
-            // a standalone node never addresses a peer.
-            warn!(%to, kind = msg.kind(), "no peer transport; message dropped");
-            return;
-        }
-        Output::Connected { conn, resp } => {
-            let mut buf = Vec::new();
-            codec::encode_connect_response(&resp, &mut buf);
-            (conn, Outbound::Bytes(buf))
-        }
-        Output::Reply { conn, xid, zxid, result } => {
-            if matches!(result, Err(KeeperError::AuthFailed)) {
-                shared.stats.record_auth_failed();
+            Output::Event(e) => {
+                tracing::trace!(?e, "protocol event");
+                return;
             }
-            if let Some(c) = conns.get(&conn) {
-                c.load.answered(&shared.gate);
+            Output::Send { to, msg } => {
+                // Startup refuses ensemble configurations until the peer transport exists,
+                // so a standalone node never addresses a peer.
+                warn!(%to, kind = msg.kind(), "no peer transport; message dropped");
+                return;
             }
-            let mut buf = Vec::new();
-            codec::encode_reply(xid.0, zxid.0 as i64, &result, &mut buf);
-            // ZooKeeper counts the serialized reply, without the frame's length prefix.
-            shared.stats.record_response(buf.len().saturating_sub(4));
-            (conn, Outbound::Bytes(buf))
+            client_output => client_output,
+        };
+        let conn = match &output {
+            Output::Connected { conn, .. }
+            | Output::Reply { conn, .. }
+            | Output::Watch { conn, .. }
+            | Output::Text { conn, .. }
+            | Output::Close { conn } => *conn,
+            _ => unreachable!("non-client outputs are handled above"),
+        };
+        let Some(c) = self.conns.get(&conn) else {
+            debug!(%conn, "output for a connection already gone");
+            return;
+        };
+        if let Output::Reply { result: Err(KeeperError::AuthFailed), .. } = &output {
+            shared.stats.record_auth_failed();
         }
-        Output::Watch { conn, zxid, event } => {
-            let mut buf = Vec::new();
-            codec::encode_notification(zxid.0 as i64, &event, &mut buf);
-            (conn, Outbound::Bytes(buf))
+        if let Output::Reply { .. } = &output {
+            c.load.answered(&shared.gate);
         }
-        Output::Text { conn, text } => (conn, Outbound::Bytes(text.into_bytes())),
-        Output::Close { conn } => (conn, Outbound::Close),
-    };
-    let Some(c) = conns.get(&conn) else {
-        debug!(%conn, "output for a connection already gone");
-        return;
-    };
-    let bytes = match &msg {
-        Outbound::Bytes(b) => b.len(),
-        Outbound::Close => 0,
-    };
-    if !c.load.try_queue(bytes, &shared.limits) {
-        warn!(
-            %conn,
-            queued = c.load.queued_bytes(),
-            "client is not reading its replies; closing connection"
-        );
-        conns.remove(&conn);
-        return;
+        let buf =
+            self.pending.entry(conn).or_insert_with(|| Vec::with_capacity(REPLY_BUFFER_BYTES));
+        match output {
+            Output::Connected { resp, .. } => codec::encode_connect_response(&resp, buf),
+            Output::Reply { xid, zxid, result, .. } => {
+                let before = buf.len();
+                codec::encode_reply(xid.0, zxid.0 as i64, &result, buf);
+                // ZooKeeper counts the serialized reply, without the frame's length prefix.
+                shared.stats.record_response((buf.len() - before).saturating_sub(4));
+            }
+            Output::Watch { zxid, event, .. } => {
+                codec::encode_notification(zxid.0 as i64, &event, buf)
+            }
+            Output::Text { text, .. } => buf.extend_from_slice(text.as_bytes()),
+            Output::Close { .. } => {
+                self.flush_one(conn, shared);
+                self.send(conn, Outbound::Close, shared);
+                return;
+            }
+            _ => unreachable!("non-client outputs are handled above"),
+        }
+        if buf.len() >= PASS_FLUSH_BYTES {
+            self.flush_one(conn, shared);
+        }
     }
-    let closing = matches!(msg, Outbound::Close);
-    match c.out.try_send(msg) {
-        Ok(()) if closing => {
-            conns.remove(&conn);
+
+    /// Sends every connection the bytes encoded for it in this pass.
+    fn flush(&mut self, shared: &Shared) {
+        for (conn, bytes) in std::mem::take(&mut self.pending) {
+            self.send(conn, Outbound::Bytes(bytes), shared);
         }
-        Ok(()) => {}
-        Err(e) => {
-            // Full (many tiny frames unread) or the writer ended: dropping the sender makes
-            // the connection task close the socket; it then reports ClientClosed.
-            c.load.written(bytes);
-            if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                warn!(%conn, "outbound queue full; closing connection");
-            } else {
-                debug!(%conn, "connection writer already ended");
+    }
+
+    fn flush_one(&mut self, conn: ConnId, shared: &Shared) {
+        if let Some(bytes) = self.pending.remove(&conn) {
+            if !bytes.is_empty() {
+                self.send(conn, Outbound::Bytes(bytes), shared);
             }
-            conns.remove(&conn);
         }
+    }
+
+    /// Queues one message, closing the connection when its unread replies pass the bound
+    /// or its queue is full.
+    fn send(&mut self, conn: ConnId, msg: Outbound, shared: &Shared) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let bytes = match &msg {
+            Outbound::Bytes(b) => b.len(),
+            Outbound::Close => 0,
+        };
+        if !c.load.try_queue(bytes, &shared.limits) {
+            warn!(
+                %conn,
+                queued = c.load.queued_bytes(),
+                "client is not reading its replies; closing connection"
+            );
+            self.drop_conn(conn);
+            return;
+        }
+        let closing = matches!(msg, Outbound::Close);
+        match c.out.try_send(msg) {
+            Ok(()) if closing => self.drop_conn(conn),
+            Ok(()) => {}
+            Err(e) => {
+                // Full (many frames unread) or the writer ended: dropping the sender makes
+                // the connection task close the socket; it then reports ClientClosed.
+                c.load.written(bytes);
+                if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                    warn!(%conn, "outbound queue full; closing connection");
+                } else {
+                    debug!(%conn, "connection writer already ended");
+                }
+                self.drop_conn(conn);
+            }
+        }
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
+        self.pending.remove(&conn);
     }
 }
 
@@ -528,6 +616,14 @@ mod tests {
         ConnOut { out: tx, load: Arc::new(ConnLoad::default()) }
     }
 
+    fn router_with(conn: u64, out: ConnOut) -> Router {
+        Router { conns: BTreeMap::from([(ConnId(conn), out)]), pending: BTreeMap::new() }
+    }
+
+    fn text(conn: u64, t: &str) -> Output {
+        Output::Text { conn: ConnId(conn), text: t.into() }
+    }
+
     /// A client that does not read fills its bounded queue and is dropped, not buffered:
     /// by frame count, and by bytes.
     #[test]
@@ -535,21 +631,44 @@ mod tests {
         let (link, _rx) = storage();
         let sh = shared(1 << 20);
         let (tx, _out_rx) = mpsc::channel(2);
-        let mut conns = BTreeMap::from([(ConnId(7), conn_out(tx))]);
+        let mut router = router_with(7, conn_out(tx));
         for _ in 0..2 {
-            route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link, &sh);
-            assert!(conns.contains_key(&ConnId(7)));
+            router.route(text(7, "x"), &link, &sh);
+            router.flush(&sh);
+            assert!(router.conns.contains_key(&ConnId(7)));
         }
-        route(Output::Text { conn: ConnId(7), text: "x".into() }, &mut conns, &link, &sh);
-        assert!(!conns.contains_key(&ConnId(7)));
+        router.route(text(7, "x"), &link, &sh);
+        router.flush(&sh);
+        assert!(!router.conns.contains_key(&ConnId(7)));
 
         let sh = shared(10);
         let (tx, _out_rx) = mpsc::channel(100);
-        let mut conns = BTreeMap::from([(ConnId(8), conn_out(tx))]);
-        route(Output::Text { conn: ConnId(8), text: "0123456789".into() }, &mut conns, &link, &sh);
-        assert!(conns.contains_key(&ConnId(8)), "exactly at the bound");
-        route(Output::Text { conn: ConnId(8), text: "x".into() }, &mut conns, &link, &sh);
-        assert!(!conns.contains_key(&ConnId(8)), "one byte past the bound");
+        let mut router = router_with(8, conn_out(tx));
+        router.route(text(8, "0123456789"), &link, &sh);
+        router.flush(&sh);
+        assert!(router.conns.contains_key(&ConnId(8)), "exactly at the bound");
+        router.route(text(8, "x"), &link, &sh);
+        router.flush(&sh);
+        assert!(!router.conns.contains_key(&ConnId(8)), "one byte past the bound");
+    }
+
+    /// Outputs of one pass reach the connection as one message, in output order.
+    #[test]
+    fn one_pass_is_one_message_per_connection() {
+        let (link, _rx) = storage();
+        let sh = shared(1 << 20);
+        let (tx, mut out_rx) = mpsc::channel(8);
+        let mut router = router_with(3, conn_out(tx));
+        for t in ["a", "b", "c"] {
+            router.route(text(3, t), &link, &sh);
+        }
+        assert!(out_rx.try_recv().is_err(), "nothing leaves before the pass ends");
+        router.flush(&sh);
+        match out_rx.try_recv() {
+            Ok(Outbound::Bytes(b)) => assert_eq!(b, b"abc"),
+            _ => panic!("one batch"),
+        }
+        assert!(out_rx.try_recv().is_err());
     }
 
     /// Text then Close: the socket gets the text and is then shut down (4lw behaviour), and
@@ -561,10 +680,11 @@ mod tests {
         let (tx, out_rx) = mpsc::channel(8);
         let out = conn_out(tx);
         let load = out.load.clone();
-        let mut conns = BTreeMap::from([(ConnId(1), out)]);
-        route(Output::Text { conn: ConnId(1), text: "imok".into() }, &mut conns, &link, &sh);
-        route(Output::Close { conn: ConnId(1) }, &mut conns, &link, &sh);
-        assert!(conns.is_empty(), "a closed connection gets no more outputs");
+        let mut router = router_with(1, out);
+        router.route(text(1, "imok"), &link, &sh);
+        router.route(Output::Close { conn: ConnId(1) }, &link, &sh);
+        router.flush(&sh);
+        assert!(router.conns.is_empty(), "a closed connection gets no more outputs");
         assert_eq!(load.queued_bytes(), 4);
         let (client, server) = tokio::io::duplex(64);
         write_loop(server, out_rx, load.clone()).await;
@@ -580,13 +700,14 @@ mod tests {
     fn persist_goes_to_storage_in_order() {
         let (link, mut rx) = storage();
         let sh = shared(1 << 20);
-        let mut conns = BTreeMap::new();
+        let mut router = Router::default();
         for seq in 1..=3 {
             let write =
                 DurableWrite::Snapshot { zxid: keeper_core::Zxid(seq), image: bytes::Bytes::new() };
-            route(Output::Persist { seq: PersistSeq(seq), write }, &mut conns, &link, &sh);
+            router.route(Output::Persist { seq: PersistSeq(seq), write }, &link, &sh);
         }
-        route(Output::Close { conn: ConnId(9) }, &mut conns, &link, &sh);
+        router.route(Output::Close { conn: ConnId(9) }, &link, &sh);
+        router.flush(&sh);
         let seqs: Vec<u64> = std::iter::from_fn(|| rx.try_recv().ok()).map(|(s, _)| s.0).collect();
         assert_eq!(seqs, vec![1, 2, 3]);
     }

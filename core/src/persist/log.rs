@@ -30,7 +30,7 @@
 //! towards refusing to start rather than dropping a record that may have been promised.
 
 use crate::ids::Zxid;
-use crate::persist::txn_codec::{decode_txn_record, encode_txn_record};
+use crate::persist::txn_codec::{decode_txn_record, encode_txn_record_into};
 use crate::txn::TxnRecord;
 
 /// The first four bytes of every log file.
@@ -80,13 +80,18 @@ pub fn encode_log_header(first_zxid: Zxid) -> [u8; LOG_HEADER_LEN] {
 }
 
 /// Appends one framed record (length, checksum, payload) to `out`.
+/// The payload is encoded in place after a placeholder for length and checksum, which are
+/// patched afterwards: no buffer per record on the log writer's path.
 pub fn append_log_record(out: &mut Vec<u8>, rec: &TxnRecord) {
-    let payload = encode_txn_record(rec);
+    let start = out.len();
+    out.extend_from_slice(&[0; 8]);
+    encode_txn_record_into(rec, out);
+    let payload = &out[start + 8..];
     assert!(!payload.is_empty(), "a txn payload always holds its header");
     let len = u32::try_from(payload.len()).expect("a txn record is far below 4 GiB");
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&payload).to_be_bytes());
-    out.extend_from_slice(&payload);
+    let crc = crc32c::crc32c(payload);
+    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// One framed record as bytes.

@@ -19,14 +19,22 @@ use crate::wire::records::{read_acls, write_acls};
 
 /// Encodes a record as a log payload.
 pub fn encode_txn_record(rec: &TxnRecord) -> Vec<u8> {
-    let mut w = Writer::new();
+    let mut out = Vec::new();
+    encode_txn_record_into(rec, &mut out);
+    out
+}
+
+/// Appends a log payload to `out` (the log writer encodes straight into its batch, with no
+/// intermediate buffer per record).
+pub fn encode_txn_record_into(rec: &TxnRecord, out: &mut Vec<u8>) {
+    let mut w = Writer::from_vec(std::mem::take(out));
     w.i64(rec.header.session.0);
     w.i32(rec.header.cxid);
     w.i64(rec.header.zxid.as_i64());
     w.i64(rec.header.time_ms);
     w.i32(txn_type(&rec.txn));
     encode_body(&mut w, &rec.txn);
-    w.into_vec()
+    *out = w.into_vec();
 }
 
 /// Decodes a log payload; the whole slice must be one record.
