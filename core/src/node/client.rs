@@ -46,6 +46,7 @@ impl Node {
                 latency_count: 0,
                 sasl: None,
                 with_leader: 0,
+                syncs_with_leader: 0,
                 queued: Default::default(),
             },
         );
@@ -218,7 +219,8 @@ impl Node {
             // with the leader, and nothing overtakes what already waits behind one.
             let c = self.conns.get_mut(&conn).expect("checked above");
             let to_leader = super::learner::goes_to_leader(&req);
-            if !c.queued.is_empty() || (c.with_leader > 0 && !to_leader) {
+            if !c.queued.is_empty() || c.syncs_with_leader > 0 || (c.with_leader > 0 && !to_leader)
+            {
                 c.queued.push_back((xid, req, wall_ms));
                 return;
             }

@@ -178,6 +178,9 @@ impl Node {
                     self.learner().waiting.remove(&(session, cxid))
                 {
                     self.reply(conn, xid, Ok(Response::Sync { path }), Some(wall_ms));
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.syncs_with_leader = c.syncs_with_leader.saturating_sub(1);
+                    }
                     self.forward_done(conn);
                 }
             }
@@ -349,6 +352,9 @@ impl Node {
         self.learner().waiting.insert(key, w);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.with_leader += 1;
+            if matches!(f, Forward::Sync { .. }) {
+                c.syncs_with_leader += 1;
+            }
         }
         self.send(leader, PeerMsg::Forward(f));
     }
@@ -359,7 +365,7 @@ impl Node {
         c.with_leader = c.with_leader.saturating_sub(1);
         while let Some(c) = self.conns.get_mut(&conn) {
             let Some((xid, req, wall_ms)) = c.queued.front().cloned() else { break };
-            if c.with_leader > 0 && !goes_to_leader(&req) {
+            if c.syncs_with_leader > 0 || (c.with_leader > 0 && !goes_to_leader(&req)) {
                 break;
             }
             c.queued.pop_front();

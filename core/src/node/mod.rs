@@ -106,6 +106,10 @@ struct Conn {
     sasl: Option<Box<crate::sasl::DigestMd5Server>>,
     /// On a learner: requests of this connection with the leader.
     with_leader: usize,
+    /// On a learner: `sync`s of this connection with the leader. A sync is a barrier:
+    /// the leader answers it only after later proposals may already have committed, so
+    /// nothing of the connection may be forwarded past it.
+    syncs_with_leader: usize,
     /// On a learner: requests waiting behind those, in arrival order.
     queued: VecDeque<(crate::ids::Xid, crate::proto::Request, u64)>,
 }
