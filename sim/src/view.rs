@@ -92,7 +92,7 @@ pub fn render(trace: &str) -> Result<String, String> {
     let _ = writeln!(
         h,
         "<svg class=\"timeline\" width=\"{w}\" height=\"{height}\">",
-        w = LABEL_PX + TIMELINE_PX + 10.0
+        w = LABEL_PX + TIMELINE_PX + 30.0
     );
     axis(&mut h, end, height, &x);
     for n in 1..=nodes {
