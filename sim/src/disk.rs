@@ -193,7 +193,7 @@ impl Disk {
         recovered
             .log
             .iter()
-            .filter(|r| !written.iter().any(|w| *w == *r))
+            .filter(|r| !written.contains(r))
             .map(|r| r.header.zxid)
             .collect()
     }
