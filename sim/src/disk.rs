@@ -190,12 +190,7 @@ impl Disk {
         }
         let files = self.live_files();
         let written: Vec<&TxnRecord> = files.iter().flatten().map(|(_, r)| *r).collect();
-        recovered
-            .log
-            .iter()
-            .filter(|r| !written.contains(r))
-            .map(|r| r.header.zxid)
-            .collect()
+        recovered.log.iter().filter(|r| !written.contains(r)).map(|r| r.header.zxid).collect()
     }
 
     /// Every durable log record, oldest first (the simulated disk never purges), for
