@@ -98,6 +98,18 @@ impl Cluster {
             self.input(to, Input::Peer { from: ServerId(from), msg });
         }
     }
+    /// Delivers messages until none is left, setting aside those `hold` picks.
+    fn pump_holding(&mut self, hold: impl Fn(&PeerMsg) -> bool) -> Vec<(u64, u64, PeerMsg)> {
+        let mut held = Vec::new();
+        while let Some((from, to, msg)) = self.wire.pop_front() {
+            if hold(&msg) {
+                held.push((from, to, msg));
+            } else if self.nodes[to as usize - 1].is_some() {
+                self.input(to, Input::Peer { from: ServerId(from), msg });
+            }
+        }
+        held
+    }
     fn pump(&mut self) {
         self.pump_except(|_, _, _| false);
     }
@@ -216,4 +228,38 @@ fn a_late_joiner_follows_the_established_leader_and_catches_up() {
     assert_eq!(c.mode(2), Some(Mode::Leader), "and does not disturb it");
     assert_eq!(c.node(3).tree().digest(), c.node(2).tree().digest());
     assert!(c.has(3, "/c"));
+}
+
+/// A follower's client sends `sync` while the leader has an uncommitted proposal, then a
+/// write. The leader answers the sync only when that proposal commits, which can be in
+/// the same step as the write's own commit; the follower must still answer the sync first.
+#[test]
+fn a_followers_client_gets_its_sync_answered_before_a_later_write() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.ticks(20);
+    assert_eq!(c.mode(3), Some(Mode::Leader));
+    let on_leader = c.client(3, 7);
+    let on_follower = c.client(1, 8);
+    let is_ack = |m: &PeerMsg| matches!(m, PeerMsg::Ack { .. });
+    c.create(3, on_leader, 1, "/x");
+    let acks_for_x = c.pump_holding(is_ack);
+    let sync = Request::Sync { path: "/".into() };
+    c.input(1, Input::ClientRequest { conn: on_follower, xid: Xid(1), req: sync, wall_ms: 0 });
+    c.create(1, on_follower, 2, "/y");
+    // The followers' later, cumulative ACKs arrive first (/x and /y would commit in one
+    // step), then the late ACKs for /x alone.
+    let later = c.pump_holding(is_ack);
+    c.wire.extend(later);
+    c.wire.extend(acks_for_x);
+    c.pump();
+    c.ticks(2);
+    let order: Vec<i32> = c.seen[0]
+        .iter()
+        .filter_map(|o| match o {
+            Output::Reply { conn, xid, .. } if *conn == on_follower && xid.0 > 0 => Some(xid.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, vec![1, 2], "replies in request order");
+    assert!(c.has(1, "/y"));
 }
