@@ -238,7 +238,9 @@ fn payload(round: usize, task: usize, n: usize, salt: u64) -> Vec<u8> {
     format!("r{round}-t{task}-n{n}-{salt:016x}-{}", "x".repeat(n % 37)).into_bytes()
 }
 
-/// Creates /w/r<round>-t<task>-<n> in a loop until the connection goes; records each fate.
+/// Creates /w/r<round>/t<task>-<n> in a loop until the connection goes; records each fate.
+/// (One parent per round keeps every getChildren reply of the verification far below the
+/// client's 1 MiB frame limit however many rounds run.)
 async fn create_loop(
     client: Client,
     round: usize,
@@ -248,7 +250,7 @@ async fn create_loop(
     acks: Arc<AtomicUsize>,
 ) {
     for n in 0.. {
-        let path = format!("/w/r{round}-t{task}-{n}");
+        let path = format!("/w/r{round}/t{task}-{n}");
         let data = payload(round, task, n, salt);
         match client.create(&path, &data, Acl::open_unsafe(), 0, None).await {
             Ok((created, stat)) => {
@@ -368,20 +370,28 @@ async fn verify(
             }
         }
     }
-    match client.get_children("/w", false).await {
-        Ok((children, _)) => {
-            let known: BTreeSet<&String> =
-                ledger.acked.keys().chain(ledger.in_doubt.keys()).chain(extra.keys()).collect();
-            let unknown: Vec<String> = children
-                .into_iter()
-                .map(|c| format!("/w/{c}"))
-                .filter(|p| !known.contains(p))
-                .collect();
-            if !unknown.is_empty() {
-                problems.push(format!("nodes nobody created appeared under /w: {unknown:?}"));
+    // Nothing nobody created: every child of /w and of each round's parent is known.
+    let known: BTreeSet<&String> =
+        ledger.acked.keys().chain(ledger.in_doubt.keys()).chain(extra.keys()).collect();
+    let mut parents = vec!["/w".to_string()];
+    let mut unknown = Vec::new();
+    while let Some(parent) = parents.pop() {
+        match client.get_children(&parent, false).await {
+            Ok((children, _)) => {
+                for child in children {
+                    let path = format!("{parent}/{child}");
+                    if parent == "/w" && child.starts_with('r') && known.contains(&path) {
+                        parents.push(path);
+                    } else if !known.contains(&path) {
+                        unknown.push(path);
+                    }
+                }
             }
+            Err(e) => problems.push(format!("get_children {parent} failed: {e}")),
         }
-        Err(e) => problems.push(format!("get_children /w failed: {e}")),
+    }
+    if !unknown.is_empty() {
+        problems.push(format!("nodes nobody created appeared under /w: {unknown:?}"));
     }
     match client.get_data("/counter", false).await {
         Ok((data, stat)) => {
@@ -516,6 +526,13 @@ async fn acknowledged_writes_survive_kill_9() {
             break;
         }
         let round_started = Instant::now();
+        let parent = format!("/w/r{round}");
+        {
+            let c = connect_to(&server).await;
+            c.create(&parent, b"", Acl::open_unsafe(), 0, None).await.expect("create round parent");
+            let _ = c.close().await;
+        }
+        after_restart.insert(parent, Vec::new());
         let acks = Arc::new(AtomicUsize::new(0));
         let salt = rng.next();
         let mut writers = Vec::new();
