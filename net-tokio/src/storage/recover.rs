@@ -72,13 +72,19 @@ pub(crate) fn recover<T>(
     Ok(Found { snapshot, snapshot_zxid, log, last_zxid: last_log.max(snap_zxid) })
 }
 
-/// Every record with zxid above `after`, and the highest zxid in any log file.
+/// Every record with zxid above `after`, and the highest zxid in any log file that may
+/// hold one. A log file whose successor starts at or below `after + 1` holds only records
+/// the snapshot already covers; it is not read at all (as ZooKeeper skips such files),
+/// which keeps restart time proportional to the log since the snapshot.
 fn recover_log(log_dir: &Path, after: Zxid) -> Result<(Vec<TxnRecord>, Zxid), StorageError> {
     let files = list_by_zxid(log_dir, "log")?;
     let mut out = Vec::new();
     let mut last = Zxid::ZERO;
     for (i, (name_zxid, path)) in files.iter().enumerate() {
         let is_last = i + 1 == files.len();
+        if files.get(i + 1).is_some_and(|(next, _)| next.0 <= after.0.saturating_add(1)) {
+            continue;
+        }
         let bytes = fs::read(path).map_err(|e| StorageError::io("read", path, e))?;
         let scan = scan_log(&bytes);
         let corrupt =
