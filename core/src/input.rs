@@ -26,6 +26,13 @@ pub enum Input {
     ClientClosed { conn: ConnId },
     /// Storage made every `Persist` numbered `<= up_to` durable.
     Persisted { up_to: PersistSeq },
+    /// The disk refused a write for lack of space (`full: true`), or has room again
+    /// (`false`). While full the node makes no transactions: client writes are answered
+    /// NOTREADONLY before anything is applied, new sessions are refused, and session expiry
+    /// and container reaping wait. Reads, watches and existing sessions go on. The shell
+    /// rebuilds the node from its disk before reporting `full: true`, so no write whose
+    /// record failed is ever applied (see net-tokio's `disk_full`).
+    DiskFull { full: bool },
     /// A message from another server of the ensemble, on the connection to it.
     Peer { from: ServerId, msg: PeerMsg },
     /// The connection to `id` broke (reset, timeout, or the driver gave up on it): whatever

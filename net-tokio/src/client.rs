@@ -76,9 +76,27 @@ pub async fn connect(
     addrs: &[String],
     session_timeout: Duration,
 ) -> Result<(Client, mpsc::UnboundedReceiver<WatchedEvent>), ClientError> {
+    open(addrs, session_timeout, None).await
+}
+
+/// Reattaches to `session` (after its connection was lost) at the first address in `addrs`
+/// that accepts it, as ZooKeeper's own clients do on reconnect. Watches are not re-set.
+pub async fn resume(
+    addrs: &[String],
+    session: &Session,
+) -> Result<(Client, mpsc::UnboundedReceiver<WatchedEvent>), ClientError> {
+    let timeout = Duration::from_millis(session.timeout_ms.max(0) as u64);
+    open(addrs, timeout, Some((session.id, session.passwd.clone()))).await
+}
+
+async fn open(
+    addrs: &[String],
+    session_timeout: Duration,
+    resume: Option<(SessionId, Bytes)>,
+) -> Result<(Client, mpsc::UnboundedReceiver<WatchedEvent>), ClientError> {
     let mut last = ClientError::ConnectionLoss("no server address given".to_string());
     for addr in addrs {
-        match handshake(addr, session_timeout).await {
+        match handshake(addr, session_timeout, resume.clone()).await {
             Ok((stream, buf, session)) => {
                 let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
                 let (watch_tx, watch_rx) = mpsc::unbounded_channel();
@@ -276,7 +294,9 @@ fn decode_err(e: impl std::fmt::Debug) -> ClientError {
 async fn handshake(
     addr: &str,
     session_timeout: Duration,
+    resume: Option<(SessionId, Bytes)>,
 ) -> Result<(TcpStream, BytesMut, Session), ClientError> {
+    let (session_id, passwd) = resume.unwrap_or((SessionId::NONE, Bytes::from_static(&[0; 16])));
     let io = |e: std::io::Error| ClientError::ConnectionLoss(format!("{addr}: {e}"));
     let mut stream = TcpStream::connect(addr).await.map_err(io)?;
     stream.set_nodelay(true).map_err(io)?;
@@ -284,8 +304,8 @@ async fn handshake(
         protocol_version: PROTOCOL_VERSION,
         last_zxid_seen: Zxid::ZERO,
         timeout_ms: session_timeout.as_millis().min(i32::MAX as u128) as i32,
-        session_id: SessionId::NONE,
-        passwd: Bytes::from_static(&[0; 16]),
+        session_id,
+        passwd,
         read_only: Some(false),
     };
     let mut out = Vec::new();

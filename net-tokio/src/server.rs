@@ -52,6 +52,8 @@ pub struct StorageLink {
     pub persist: mpsc::UnboundedSender<(PersistSeq, DurableWrite)>,
     /// Cumulative durable sequence numbers reported by the writer.
     pub persisted: mpsc::UnboundedReceiver<PersistSeq>,
+    /// Disk-full handling ([`crate::disk_full`]); `None`: a full disk ends the process.
+    pub full: Option<crate::disk_full::FullWatch>,
 }
 
 /// One message to a connection task.
@@ -179,6 +181,19 @@ async fn node_loop(
             Some(msg) = inbound.recv() => router.admit(msg, &mut node),
             _ = ticker.tick() => Some(Input::Tick { wall_ms: wall_clock_ms() }),
             Some(seq) = storage.persisted.recv() => Some(Input::Persisted { up_to: seq }),
+            ev = crate::disk_full::next(&mut storage.full) => match ev {
+                crate::disk_full::Event::Full(fault) => {
+                    // What was durable before the failed round is still answered.
+                    while let Ok(seq) = storage.persisted.try_recv() {
+                        let input = Input::Persisted { up_to: seq };
+                        router.deliver(&mut node, input, &storage, shared);
+                    }
+                    router.close_all(shared);
+                    node = crate::disk_full::rebuild(&mut storage, &config, fault).await;
+                    Some(Input::DiskFull { full: true })
+                }
+                crate::disk_full::Event::SpaceBack => Some(Input::DiskFull { full: false }),
+            },
             _ = shutdown.changed() => break,
         };
         if let Some(input) = input {
@@ -364,6 +379,16 @@ impl Router {
                 }
                 self.drop_conn(conn);
             }
+        }
+    }
+
+    /// Sends what is encoded, then closes every connection (a full disk: see
+    /// [`crate::disk_full`]). They stay known until their ClientClosed, which releases
+    /// their share of the outstanding count.
+    fn close_all(&mut self, shared: &Shared) {
+        self.flush(shared);
+        for c in self.conns.values() {
+            let _ = c.out.try_send(Outbound::Close);
         }
     }
 
@@ -597,7 +622,7 @@ mod tests {
     fn storage() -> (StorageLink, mpsc::UnboundedReceiver<(PersistSeq, DurableWrite)>) {
         let (persist, persist_rx) = mpsc::unbounded_channel();
         let (_done, persisted) = mpsc::unbounded_channel();
-        (StorageLink { persist, persisted }, persist_rx)
+        (StorageLink { persist, persisted, full: None }, persist_rx)
     }
 
     fn shared(close_bytes: usize) -> Shared {

@@ -79,12 +79,22 @@ pub fn open_storage(
     stats: Arc<ShellStats>,
 ) -> Result<(StorageLink, Recovered), StartupError> {
     let (synced_tx, synced_rx) = mpsc::unbounded_channel();
+    let (full_tx, faults) = mpsc::unbounded_channel();
+    let (closed_tx, closed) = tokio::sync::oneshot::channel();
+    let full = crate::disk_full::FullWatch {
+        faults,
+        closed,
+        cfg: Arc::new(cfg.clone()),
+        stats: stats.clone(),
+        space_back: None,
+    };
     let options = StorageOptions {
         prealloc_bytes: (cfg.pre_alloc_size_kb * 1024).max(4096),
         // autopurge.purgeInterval > 0 turns purging on; keeper purges after each snapshot.
         auto_purge_keep: (cfg.autopurge_purge_interval_hours > 0)
             .then_some(cfg.autopurge_snap_retain_count.max(3) as usize),
         stats,
+        on_full: Some(full_tx),
     };
     let (storage, recovered) = Storage::open_with(
         Path::new(&cfg.data_dir),
@@ -98,11 +108,13 @@ pub fn open_storage(
         while let Some((seq, write)) = persist_rx.recv().await {
             storage.persist(seq, write);
         }
-        // The node task is gone: finish queued writes and join the writer threads.
+        // The node task is gone (or rebuilding after a full disk): finish queued writes
+        // and join the writer threads.
         storage.close();
+        let _ = closed_tx.send(());
     };
     tokio::spawn(forward.in_current_span());
-    Ok((StorageLink { persist: persist_tx, persisted: synced_rx }, recovered))
+    Ok((StorageLink { persist: persist_tx, persisted: synced_rx, full: Some(full) }, recovered))
 }
 
 /// The sockets a server serves on, bound before it starts (tests bind 127.0.0.1:0).

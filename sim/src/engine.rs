@@ -475,6 +475,7 @@ impl Sim {
             Input::ClientClosed { .. }
             | Input::Tick { .. }
             | Input::Persisted { .. }
+            | Input::DiskFull { .. }
             | Input::Peer { .. }
             | Input::PeerDown { .. } => return,
         };

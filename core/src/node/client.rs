@@ -106,6 +106,11 @@ impl Node {
             self.learner_new_session(conn, timeout_ms);
             return;
         }
+        if req.session_id == SessionId::NONE && self.disk_full {
+            // A new session is a transaction: refuse it like a server that is not serving.
+            self.close_conn(conn);
+            return;
+        }
         if req.session_id == SessionId::NONE {
             let id = self.sessions.next_session_id();
             self.create_session(id, timeout_ms);
@@ -253,6 +258,7 @@ impl Node {
                 };
                 self.reply(conn, xid, Err(err), arrived);
             }
+            Request::CloseSession if self.disk_full => self.refuse_close_session(conn, xid),
             Request::CloseSession => {
                 if self.can_propose() {
                     self.on_close_session(conn, xid, session, wall_ms)
@@ -326,6 +332,9 @@ impl Node {
                     })
                     .collect();
                 self.reply(conn, xid, Ok(Response::WhoAmI(infos)), arrived);
+            }
+            req if req.is_write() && self.disk_full => {
+                self.reply(conn, xid, Err(KeeperError::NotReadOnly), arrived)
             }
             req if req.is_write() => {
                 if self.can_propose() {

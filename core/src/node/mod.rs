@@ -18,6 +18,7 @@
 
 mod admin;
 mod client;
+mod disk_full;
 mod four_letter;
 mod leader;
 mod learner;
@@ -152,6 +153,8 @@ pub struct Node {
     committed: Zxid,
     /// Election and Zab state; `None` when standalone.
     quorum: Option<quorum::Quorum>,
+    /// The disk is full (`Input::DiskFull`): no transactions until it has room again.
+    disk_full: bool,
 }
 
 impl Node {
@@ -228,6 +231,7 @@ impl Node {
             mode: Mode::Standalone,
             committed: last_zxid,
             quorum,
+            disk_full: false,
         };
         // Recovered sessions get a full timeout from now, as ZooKeeper restarts their clocks.
         let restored: Vec<(SessionId, i32)> = node.sessions.to_snapshot();
@@ -264,6 +268,7 @@ impl Node {
             Input::Persisted { up_to } => self.on_persisted(up_to),
             Input::Peer { from, msg } => self.on_peer(from, msg),
             Input::PeerDown { id } => self.on_peer_down(id),
+            Input::DiskFull { full } => self.on_disk_full(full),
         }
         self.check_invariants();
     }
@@ -311,8 +316,9 @@ impl Node {
         if self.quorum.is_some() {
             self.quorum_tick();
         }
-        // Only the node that makes transactions expires sessions and reaps containers.
-        if !self.makes_txns() {
+        // Only the node that makes transactions expires sessions and reaps containers, and
+        // not while its disk is full (sessions outlive their timeout until it has room).
+        if !self.makes_txns() || self.disk_full {
             return;
         }
         for id in self.sessions.take_expired(self.now_tick) {

@@ -349,3 +349,42 @@ fn recovery_from_a_snapshot_and_the_log_after_it_loses_nothing() {
     }
     assert!(checked > 20, "snapshots were taken ({checked} checks)");
 }
+
+/// `DiskFull`: writes answer NOTREADONLY before anything is applied or logged, reads and
+/// existing sessions go on, new sessions and expiry wait; `full: false` resumes writes.
+#[test]
+fn a_full_disk_refuses_writes_and_serves_reads() {
+    let mut h = Harness::new();
+    let session = h.session(1);
+    h.request(1, 1, create("/a", "x", 0));
+    let logged = h.log.len();
+    h.input(Input::DiskFull { full: true });
+    let out = h.request(1, 2, create("/b", "y", 0));
+    assert_eq!(reply_of(&out, 2), &Err(KeeperError::NotReadOnly));
+    let out = h.request(1, 3, Request::GetData { path: "/a".into(), watch: false });
+    assert!(matches!(reply_of(&out, 3), Ok(Response::GetData { .. })), "{out:?}");
+    let out = h.request(1, 4, Request::GetData { path: "/b".into(), watch: false });
+    assert_eq!(reply_of(&out, 4), &Err(KeeperError::NoNode), "the refused create left nothing");
+    // A new session needs a transaction: refused; the existing one reconnects.
+    let out = h.connect(2, SessionId::NONE, [0; 16]);
+    assert!(matches!(&out[..], [Output::Close { .. }]), "{out:?}");
+    let passwd: [u8; 16] = crate::session::password(session);
+    let out = h.connect(3, session, passwd);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Connected { resp, .. } if resp.session_id == session)),
+        "{out:?}"
+    );
+    // Session 1's connection closed: its session would expire, but expiry is a txn.
+    h.input(Input::ClientClosed { conn: ConnId(3) });
+    for t in 0..20 {
+        h.input(Input::Tick { wall_ms: 2_000 + t * 2_000 });
+    }
+    assert_eq!(h.log.len(), logged, "nothing logged while the disk is full");
+    assert!(h.node.sessions().get(session).is_some(), "the session outlives its timeout");
+    h.input(Input::DiskFull { full: false });
+    h.input(Input::Tick { wall_ms: 50_000 });
+    h.sync();
+    assert!(h.node.sessions().get(session).is_none(), "expiry resumes with room");
+    assert!(h.log.len() > logged);
+}

@@ -36,7 +36,7 @@ use crate::stats::{ShellStats, SnapshotInfo};
 pub use files::{lock_dir, log_name, read_myid, snapshot_name, DirLock, VERSION_DIR};
 pub use install::{check_empty, install_snapshot};
 pub use purge::{purge_dirs, PurgeReport, MIN_KEEP_SNAPSHOTS};
-pub use writer::{MAX_BATCH_BYTES, PREALLOC_BYTES};
+pub use writer::{is_out_of_space, StorageFull, MAX_BATCH_BYTES, PREALLOC_BYTES};
 
 /// Why the store could not open, recover or purge. Each message names the file (and the
 /// offset, for damaged logs) so an operator knows where to look.
@@ -108,6 +108,9 @@ pub struct StorageOptions {
     pub auto_purge_keep: Option<usize>,
     /// Where fsync and snapshot durations and the last snapshot are recorded.
     pub stats: Arc<ShellStats>,
+    /// Where the log writer reports a full disk (and stops) instead of aborting the
+    /// process; `None` keeps a full disk fatal. See [`writer`]'s doc.
+    pub on_full: Option<UnboundedSender<StorageFull>>,
 }
 
 impl Default for StorageOptions {
@@ -116,6 +119,7 @@ impl Default for StorageOptions {
             prealloc_bytes: PREALLOC_BYTES,
             auto_purge_keep: None,
             stats: Arc::default(),
+            on_full: None,
         }
     }
 }
@@ -199,8 +203,11 @@ impl Storage {
     /// flight). The writer reports completion on the `synced` channel.
     pub fn persist(&self, seq: PersistSeq, write: DurableWrite) {
         let tx = self.tx.as_ref().expect("the sender lives until close");
-        // The writer only stops after this sender is dropped, or by aborting the process.
-        tx.send((seq, write)).expect("the log writer thread is running");
+        // The writer stops early only after reporting a full disk; what comes after that
+        // is never written nor reported durable (the owner rebuilds its node).
+        if tx.send((seq, write)).is_err() {
+            tracing::debug!("log writer stopped (disk full); persist seq={seq} dropped");
+        }
     }
 
     /// Asks the snapshot thread to purge, keeping `keep_snapshots` (>= 3). It runs after any
@@ -264,7 +271,7 @@ impl Storage {
         let span = tracing::Span::current();
         let (snap_tx, snap_rx) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
-        let log_writer = writer::LogWriter::new(
+        let mut log_writer = writer::LogWriter::new(
             log_dir.clone(),
             options.prealloc_bytes,
             found.last_zxid,
@@ -272,6 +279,7 @@ impl Storage {
             snap_tx.clone(),
             options.stats.clone(),
         );
+        log_writer.on_full = options.on_full.clone();
         let spawn_err = |e| StorageError::io("start thread for", data_dir, e);
         let log_thread = std::thread::Builder::new()
             .name("keeper-log".into())
@@ -322,6 +330,30 @@ impl Drop for Storage {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Checks that `dir` has room for `bytes` more: writes that many bytes to a probe file,
+/// syncs and removes it. A server whose log writer stopped on a full disk probes its log
+/// directory until this succeeds, then takes writes again.
+pub fn probe_space(dir: &Path, bytes: usize) -> io::Result<()> {
+    use std::io::Write;
+    let path =
+        files::version_dir(dir).map_err(|e| io::Error::other(e.to_string()))?.join(".space-probe");
+    let written = (|| {
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
+        let block = vec![0u8; 64 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(block.len());
+            f.write_all(&block[..n])?;
+            left -= n;
+        }
+        f.sync_all()
+    })();
+    let removed = std::fs::remove_file(&path);
+    written?;
+    removed
 }
 
 /// Purges a store that is not open (like ZooKeeper's `PurgeTxnLog` tool): takes the locks,

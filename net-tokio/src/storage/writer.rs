@@ -27,14 +27,24 @@
 //! exist on disk, and runs on the snapshot thread after the directory fsync, so it never
 //! removes a log that an unfinished snapshot was meant to replace.
 //!
-//! **Failures are fatal.** A failed log write or fsync aborts the process, as etcd does:
-//! after a failed fsync the kernel may have dropped the dirty pages and cleared the error
-//! (the 2018 "fsyncgate" finding), so a retry could report success for data that is gone.
-//! Restarting recovers from what is really on disk. A failed snapshot is not fatal: the log
-//! still holds everything, so the thread logs it, removes the temporary file and goes on.
+//! **Failures are fatal, except a full disk.** A failed fsync, or a failed write for any
+//! reason but lack of space, aborts the process, as etcd does: after a failed fsync the
+//! kernel may have dropped the dirty pages and cleared the error (the 2018 "fsyncgate"
+//! finding), so a retry could report success for data that is gone. Restarting recovers
+//! from what is really on disk. A failed snapshot is not fatal: the log still holds
+//! everything, so the thread logs it, removes the temporary file and goes on.
+//!
+//! **A full disk** (ENOSPC, EFBIG from a file size limit, EDQUOT) when creating, growing or
+//! writing a log file is not fatal when the owner asked to hear about it
+//! (`StorageOptions::on_full`): write(2) and ftruncate(2) fail before anything reaches the
+//! page cache, so nothing reported durable is at stake. The writer cuts the file back to
+//! its last synced byte (or removes it, when it was created in the failed round), reports
+//! [`StorageFull`] and stops: the round's writes, and every later one, are neither written
+//! nor reported durable. The owner then rebuilds its node from the disk (see
+//! `crate::disk_full`). A failure to cut back is fatal (the file's tail is unknown).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -55,6 +65,30 @@ pub const PREALLOC_BYTES: u64 = 64 * 1024 * 1024;
 /// A round stops taking writes once this many encoded bytes wait for its fsync; bounds the
 /// memory one round holds (a record is at most about jute.maxbuffer, 1 MiB).
 pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// A log write the disk refused for lack of space; the writer has stopped (module doc).
+#[derive(Debug)]
+pub struct StorageFull {
+    /// What failed: `create`, `preallocate` or `write`.
+    pub what: &'static str,
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for StorageFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot {} {}: {}", self.what, self.path.display(), self.error)
+    }
+}
+
+/// True for the errors that mean "no room": ENOSPC, EFBIG (RLIMIT_FSIZE or the file
+/// system's maximum), EDQUOT.
+pub fn is_out_of_space(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::FileTooLarge | io::ErrorKind::QuotaExceeded
+    )
+}
 
 /// What the snapshot thread is asked to do.
 pub(crate) enum SnapshotJob {
@@ -92,6 +126,8 @@ pub(crate) struct LogWriter {
     current: Option<Current>,
     /// fsync durations go here (ZooKeeper's `fsynctime`).
     stats: Arc<ShellStats>,
+    /// Where a full disk is reported; `None`: a full disk is fatal like any write error.
+    pub on_full: Option<UnboundedSender<StorageFull>>,
 }
 
 impl LogWriter {
@@ -113,6 +149,7 @@ impl LogWriter {
             snapshots,
             current: None,
             stats,
+            on_full: None,
         }
     }
 
@@ -124,14 +161,24 @@ impl LogWriter {
         while let Ok(first) = rx.recv() {
             // One group commit: take what is queued, write it, sync once, report.
             assert!(round.pending.is_empty() && !round.created, "the last round was flushed");
-            self.take(first, &mut round);
-            while round.pending.len() < MAX_BATCH_BYTES {
-                match rx.try_recv() {
-                    Ok(w) => self.take(w, &mut round),
-                    Err(_) => break,
+            let done = self.take(first, &mut round).and_then(|()| {
+                while round.pending.len() < MAX_BATCH_BYTES {
+                    match rx.try_recv() {
+                        Ok(w) => self.take(w, &mut round)?,
+                        Err(_) => break,
+                    }
                 }
+                self.flush(&mut round)
+            });
+            if let Err(full) = done {
+                tracing::error!(
+                    "disk full: {full}; log writer stops, no write of this round is durable"
+                );
+                if let Some(tx) = &self.on_full {
+                    let _ = tx.send(full);
+                }
+                return;
             }
-            self.flush(&mut round);
             // The node may have gone away during shutdown; nothing left to tell it then.
             let _ = self.synced.send(self.last_seq);
         }
@@ -141,7 +188,11 @@ impl LogWriter {
     }
 
     /// Adds one write to the round.
-    fn take(&mut self, (seq, write): (PersistSeq, DurableWrite), round: &mut Round) {
+    fn take(
+        &mut self,
+        (seq, write): (PersistSeq, DurableWrite),
+        round: &mut Round,
+    ) -> Result<(), StorageFull> {
         assert!(seq > self.last_seq, "persist seqs must increase: {seq} after {}", self.last_seq);
         self.last_seq = seq;
         match write {
@@ -152,7 +203,7 @@ impl LogWriter {
                     fatal("append", &self.log_dir, &why);
                 }
                 if self.current.is_none() {
-                    self.current = Some(self.create(zxid));
+                    self.current = Some(self.create(zxid)?);
                     round.pending.extend_from_slice(&encode_log_header(zxid));
                     round.created = true;
                 }
@@ -162,7 +213,7 @@ impl LogWriter {
             DurableWrite::Snapshot { zxid, image } => {
                 // Roll: what was written so far stays in the old file, synced now, and the
                 // next append starts a new one.
-                self.flush(round);
+                self.flush(round)?;
                 self.current = None;
                 // Records at or below a snapshot are skipped on recovery, so an append that
                 // is not above it would be lost: hold later appends to the same rule.
@@ -177,41 +228,45 @@ impl LogWriter {
                 fatal("replicated write", &self.log_dir, "this build serves standalone only")
             }
         }
+        Ok(())
     }
 
-    fn create(&self, zxid: Zxid) -> Current {
+    fn create(&self, zxid: Zxid) -> Result<Current, StorageFull> {
         let path = self.log_dir.join(log_name(zxid));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap_or_else(|e| fatal("create", &path, &e.to_string()));
-        Current { file, path, written: 0, allocated: 0 }
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => Ok(Current { file, path, written: 0, allocated: 0 }),
+            Err(error) if is_out_of_space(&error) && self.on_full.is_some() => {
+                Err(StorageFull { what: "create", path, error })
+            }
+            Err(e) => fatal("create", &path, &e.to_string()),
+        }
     }
 
     /// Writes `pending` to the current file and makes it durable (sync order in module doc).
-    fn flush(&mut self, round: &mut Round) {
+    fn flush(&mut self, round: &mut Round) -> Result<(), StorageFull> {
         let Round { pending, created } = round;
         let created = std::mem::take(created);
         let Some(cur) = self.current.as_mut() else {
             assert!(pending.is_empty());
-            return;
+            return Ok(());
         };
         if pending.is_empty() {
-            return;
+            return Ok(());
         }
         let end = cur.written + pending.len() as u64;
         let grown = end > cur.allocated;
         if grown {
             let blocks = end.div_ceil(self.prealloc_bytes);
             cur.allocated = blocks * self.prealloc_bytes;
-            cur.file
-                .set_len(cur.allocated)
-                .unwrap_or_else(|e| fatal("preallocate", &cur.path, &e.to_string()));
+            if let Err(e) = cur.file.set_len(cur.allocated) {
+                return Err(self.cut_back("preallocate", e, created, pending));
+            }
         }
         let wrote =
             cur.file.seek(SeekFrom::Start(cur.written)).and_then(|_| cur.file.write_all(pending));
-        wrote.unwrap_or_else(|e| fatal("write", &cur.path, &e.to_string()));
+        if let Err(e) = wrote {
+            return Err(self.cut_back("write", e, created, pending));
+        }
         let started = Instant::now();
         let synced = if grown || created { cur.file.sync_all() } else { cur.file.sync_data() };
         synced.unwrap_or_else(|e| fatal("fsync", &cur.path, &e.to_string()));
@@ -222,6 +277,35 @@ impl LogWriter {
         }
         cur.written = end;
         pending.clear();
+        Ok(())
+    }
+
+    /// A write to the current file failed: fatal unless it is a full disk the owner hears
+    /// about; then the file loses everything after its last synced byte (removed whole when
+    /// this round created it) and the writer has no current file.
+    fn cut_back(
+        &mut self,
+        what: &'static str,
+        error: io::Error,
+        created: bool,
+        pending: &mut Vec<u8>,
+    ) -> StorageFull {
+        let cur = self.current.take().expect("a write failed on the current file");
+        if !is_out_of_space(&error) || self.on_full.is_none() {
+            fatal(what, &cur.path, &error.to_string());
+        }
+        pending.clear();
+        let cut = if created {
+            drop(cur.file);
+            std::fs::remove_file(&cur.path).and_then(|()| sync_dir(&self.log_dir))
+        } else {
+            cur.file.set_len(cur.written).and_then(|()| cur.file.sync_all())
+        };
+        if let Err(e) = cut {
+            let why = format!("{error}, then could not cut it back to {} bytes: {e}", cur.written);
+            fatal(what, &cur.path, &why);
+        }
+        StorageFull { what, path: cur.path, error }
     }
 }
 
