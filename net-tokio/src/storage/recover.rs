@@ -5,7 +5,10 @@
 //! purge keeps the logs from the oldest kept snapshot on, so falling back loses nothing.
 //! Log files are scanned in zxid order with `keeper_core::persist::scan_log`; a torn tail on
 //! the last file is cut off (truncate, fsync, warn), anything else damaged stops startup
-//! with the file and offset.
+//! with the file and offset. The records after the snapshot must continue it without a
+//! hole (within an epoch each zxid is the one before plus one; a new epoch starts at
+//! counter 1): a removed or purged log file that the snapshot does not cover stops startup
+//! too, rather than serve a tree without those transactions.
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -134,11 +137,32 @@ fn recover_log(log_dir: &Path, after: Zxid) -> Result<(Vec<TxnRecord>, Zxid), St
             }
             last = rec.header.zxid;
             if rec.header.zxid > after {
+                let prev = out.last().map_or(after, |r: &TxnRecord| r.header.zxid);
+                if !follows(prev, rec.header.zxid) {
+                    return Err(corrupt(
+                        offset,
+                        format!(
+                            "zxid {} does not follow {prev}: the transactions between are missing \
+                             (a log file was removed or purged)",
+                            rec.header.zxid
+                        ),
+                    ));
+                }
                 out.push(rec);
             }
         }
     }
     Ok((out, last))
+}
+
+/// True when `next` is the zxid right after `prev`: the next counter in the same epoch, or
+/// the first of a later epoch (how the node numbers its transactions).
+fn follows(prev: Zxid, next: Zxid) -> bool {
+    if next.epoch() == prev.epoch() {
+        next.0 == prev.0 + 1
+    } else {
+        next.epoch() > prev.epoch() && next.counter() == 1
+    }
 }
 
 /// Cuts a torn tail off the last log file; a file left with no header is removed, since
