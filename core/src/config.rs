@@ -37,6 +37,9 @@ pub struct Config {
     pub reconfig_enabled: bool,
     /// `maxClientCnxns` per client IP (0 = unlimited).
     pub max_client_cnxns: u32,
+    /// `maxWatchBytesPerSession` (keeper's own): bytes of watches one connection may hold,
+    /// see `watch::watch_cost` (0 = no bound).
+    pub max_watch_bytes_per_session: usize,
     /// `globalOutstandingLimit`: requests in process past which busy connections are not
     /// read from (enforced by the shell).
     pub global_outstanding_limit: u32,
@@ -149,6 +152,7 @@ impl Config {
             snap_count: 100_000,
             reconfig_enabled: false,
             max_client_cnxns: 60,
+            max_watch_bytes_per_session: crate::limits::DEFAULT_MAX_WATCH_BYTES_PER_SESSION,
             global_outstanding_limit: 1000,
             sessionless_cnxn_timeout_ms: 10_000,
             read_only_mode_enabled: false,

@@ -13,6 +13,12 @@
 //! table is mirrored in `by_conn`, so closing a connection removes all of its watches
 //! without scanning the tables. Events come out in a fixed order (change order, then the
 //! node's own event before its parent's, then connection id), never hash order.
+//!
+//! **Bound.** A connection's watches cost [`watch_cost`] bytes each (the path plus the
+//! bookkeeping of both tables); past `maxWatchBytesPerSession` (ZooKeeper has no such bound)
+//! a new registration is refused and the request that asked for it fails with
+//! QUOTAEXCEEDED. Invariant: `bytes[conn]` is the cost of exactly the watches in
+//! `by_conn[conn]`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,28 +53,66 @@ pub struct Fired {
     pub path: String,
 }
 
+/// Bytes one watch on `path` is charged against its connection's bound: the path (kept
+/// twice, once per table) and an estimate of the two tree entries around it.
+pub fn watch_cost(path: &str) -> usize {
+    2 * path.len() + crate::limits::WATCH_OVERHEAD_BYTES
+}
+
 /// Every registered watch on one node.
 #[derive(Clone, Debug, Default)]
 pub struct WatchManager {
     tables: [BTreeMap<String, BTreeSet<ConnId>>; 4],
     by_conn: BTreeMap<ConnId, BTreeSet<(WatchKind, String)>>,
+    /// Cost of each connection's watches (module doc).
+    bytes: BTreeMap<ConnId, usize>,
+    /// Most bytes of watches one connection may hold; 0 = no bound.
+    limit_bytes: usize,
 }
 
 impl WatchManager {
-    /// No watches.
+    /// No watches, and no bound.
     pub fn new() -> WatchManager {
         WatchManager::default()
     }
 
-    /// Registers a watch. Returns false when the connection already holds too many.
+    /// No watches; each connection may hold `limit_bytes` of them (0 = no bound).
+    pub fn with_limit(limit_bytes: usize) -> WatchManager {
+        WatchManager { limit_bytes, ..WatchManager::default() }
+    }
+
+    /// Registers a watch. Returns false, registering nothing, when it would take the
+    /// connection past its bound (re-registering a watch it holds always succeeds).
     pub fn add(&mut self, conn: ConnId, kind: WatchKind, path: &str) -> bool {
+        let key = (kind, path.to_string());
         let mine = self.by_conn.entry(conn).or_default();
-        if mine.len() >= crate::limits::MAX_WATCHES_PER_CONNECTION {
+        if mine.contains(&key) {
+            return true;
+        }
+        let used = self.bytes.get(&conn).copied().unwrap_or(0);
+        let cost = watch_cost(path);
+        if self.limit_bytes > 0 && used + cost > self.limit_bytes {
             return false;
         }
-        mine.insert((kind, path.to_string()));
+        mine.insert(key);
+        self.bytes.insert(conn, used + cost);
         self.tables[kind as usize].entry(path.to_string()).or_default().insert(conn);
         true
+    }
+
+    /// Bytes of watches `conn` holds (see [`watch_cost`]).
+    pub fn bytes_of(&self, conn: ConnId) -> usize {
+        self.bytes.get(&conn).copied().unwrap_or(0)
+    }
+
+    /// Takes one watch off `conn`'s own list and its byte count (not the tables).
+    fn forget(&mut self, conn: ConnId, kind: WatchKind, p: &str) {
+        let Some(mine) = self.by_conn.get_mut(&conn) else { return };
+        if mine.remove(&(kind, p.to_string())) {
+            if let Some(b) = self.bytes.get_mut(&conn) {
+                *b -= watch_cost(p);
+            }
+        }
     }
 
     /// True when `conn` holds a watch of `kind` on `path`.
@@ -78,6 +122,7 @@ impl WatchManager {
 
     /// Drops every watch of a closed connection.
     pub fn remove_conn(&mut self, conn: ConnId) {
+        self.bytes.remove(&conn);
         for (kind, path) in self.by_conn.remove(&conn).unwrap_or_default() {
             self.unlink(conn, kind, &path);
         }
@@ -104,9 +149,7 @@ impl WatchManager {
         if remove {
             for k in &found {
                 self.unlink(conn, *k, path);
-                if let Some(mine) = self.by_conn.get_mut(&conn) {
-                    mine.remove(&(*k, path.to_string()));
-                }
+                self.forget(conn, *k, path);
             }
         }
         found
@@ -180,9 +223,7 @@ impl WatchManager {
         for kind in one_shot {
             if let Some(set) = self.tables[*kind as usize].remove(p) {
                 for c in &set {
-                    if let Some(mine) = self.by_conn.get_mut(c) {
-                        mine.remove(&(*kind, p.to_string()));
-                    }
+                    self.forget(*c, *kind, p);
                 }
                 conns.extend(set);
             }
@@ -218,9 +259,7 @@ impl WatchManager {
         let mut conns = BTreeSet::new();
         if let Some(set) = self.tables[WatchKind::Child as usize].remove(parent) {
             for c in &set {
-                if let Some(mine) = self.by_conn.get_mut(c) {
-                    mine.remove(&(WatchKind::Child, parent.to_string()));
-                }
+                self.forget(*c, WatchKind::Child, parent);
             }
             conns.extend(set);
         }
@@ -302,5 +341,25 @@ mod tests {
         w.remove_conn(ConnId(1));
         assert_eq!(w.count(), 0);
         assert!(w.fire(&Change::Deleted("/a".into())).is_empty());
+    }
+
+    #[test]
+    fn the_byte_bound_refuses_past_it_and_frees_what_fires_or_is_removed() {
+        let cost = watch_cost("/a/00");
+        let mut w = WatchManager::with_limit(3 * cost);
+        for p in ["/a/00", "/a/01", "/a/02"] {
+            assert!(w.add(ConnId(1), WatchKind::Data, p));
+        }
+        assert!(!w.add(ConnId(1), WatchKind::Data, "/a/03"), "a fourth is past the bound");
+        assert!(w.add(ConnId(1), WatchKind::Data, "/a/00"), "held already: no new cost");
+        assert!(w.add(ConnId(2), WatchKind::Data, "/a/03"), "the bound is per connection");
+        assert_eq!(w.bytes_of(ConnId(1)), 3 * cost);
+        w.fire(&Change::DataChanged("/a/00".into()));
+        assert_eq!(w.bytes_of(ConnId(1)), 2 * cost, "a fired one-shot watch is paid back");
+        assert!(w.add(ConnId(1), WatchKind::Child, "/a/04"));
+        w.matching(ConnId(1), "/a/04", WatcherType::Any, true);
+        assert_eq!(w.bytes_of(ConnId(1)), 2 * cost, "a removed watch is paid back");
+        w.remove_conn(ConnId(1));
+        assert_eq!((w.bytes_of(ConnId(1)), w.count()), (0, 1));
     }
 }

@@ -319,6 +319,7 @@ impl Builder {
             "snapCount" | "zookeeper.snapCount" => c.snap_count = number(p, v)?,
             "reconfigEnabled" => c.reconfig_enabled = boolean(p, v)?,
             "maxClientCnxns" => c.max_client_cnxns = number(p, v)?,
+            "maxWatchBytesPerSession" => c.max_watch_bytes_per_session = number(p, v)?,
             "globalOutstandingLimit" | "zookeeper.globalOutstandingLimit" => {
                 c.global_outstanding_limit = number(p, v)?
             }

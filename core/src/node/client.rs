@@ -277,14 +277,18 @@ impl Node {
                 persistent_recursive,
                 ..
             } => {
-                self.on_set_watches(conn, relative_zxid, &data, &exist, &child);
+                let mut all = self.on_set_watches(conn, relative_zxid, &data, &exist, &child);
                 for p in persistent {
-                    self.watches.add(conn, WatchKind::Persistent, &p);
+                    all &= self.watches.add(conn, WatchKind::Persistent, &p);
                 }
                 for p in persistent_recursive {
-                    self.watches.add(conn, WatchKind::PersistentRecursive, &p);
+                    all &= self.watches.add(conn, WatchKind::PersistentRecursive, &p);
                 }
-                self.reply(conn, xid, Ok(Response::Empty), arrived);
+                // Past maxWatchBytesPerSession: the watches that fit are armed, and the
+                // client hears that some are not.
+                let result =
+                    if all { Ok(Response::Empty) } else { Err(KeeperError::QuotaExceeded) };
+                self.reply(conn, xid, result, arrived);
             }
             Request::AddWatch { path, mode } => {
                 let result = crate::path::validate(&path).and_then(|_| {
@@ -295,7 +299,9 @@ impl Node {
                         }
                         _ => return Err(KeeperError::BadArguments),
                     };
-                    self.watches.add(conn, kind, &path);
+                    if !self.watches.add(conn, kind, &path) {
+                        return Err(KeeperError::QuotaExceeded);
+                    }
                     Ok(Response::AddWatch)
                 });
                 self.reply(conn, xid, result, arrived);
@@ -347,7 +353,7 @@ impl Node {
 
     fn on_read(&mut self, conn: ConnId, xid: Xid, req: Request, arrived: Option<u64>) {
         let auth = &self.conns[&conn].auth;
-        let result = request::read(&self.tree, auth, &self.config, &req);
+        let mut result = request::read(&self.tree, auth, &self.config, &req);
         let watch = match &req {
             Request::Exists { path, watch: true } => match &result {
                 Ok(_) | Err(KeeperError::NoNode) => Some((WatchKind::Data, path)),
@@ -365,7 +371,10 @@ impl Node {
             _ => None,
         };
         if let Some((kind, path)) = watch {
-            self.watches.add(conn, kind, path);
+            if !self.watches.add(conn, kind, path) {
+                // Past maxWatchBytesPerSession: no watch, and the client is told so.
+                result = Err(KeeperError::QuotaExceeded);
+            }
         }
         self.reply(conn, xid, result, arrived);
     }
@@ -393,7 +402,8 @@ impl Node {
     }
 
     /// Re-arms watches after a reconnect, firing at once for what changed while the client
-    /// was away (ZooKeeper's `DataTree.setWatches`).
+    /// was away (ZooKeeper's `DataTree.setWatches`). False when some did not fit the
+    /// connection's watch bound.
     fn on_set_watches(
         &mut self,
         conn: ConnId,
@@ -401,23 +411,22 @@ impl Node {
         data: &[String],
         exist: &[String],
         child: &[String],
-    ) {
+    ) -> bool {
         let rel = relative.as_i64();
+        let mut all = true;
         let mut fire = Vec::new();
         for p in data {
             match self.tree.get(p) {
                 None => fire.push((EventType::NodeDeleted, p.clone())),
                 Some(n) if n.stat.mzxid > rel => fire.push((EventType::NodeDataChanged, p.clone())),
-                Some(_) => {
-                    self.watches.add(conn, WatchKind::Data, p);
-                }
+                Some(_) => all &= self.watches.add(conn, WatchKind::Data, p),
             }
         }
         for p in exist {
             if self.tree.get(p).is_some() {
                 fire.push((EventType::NodeCreated, p.clone()));
             } else {
-                self.watches.add(conn, WatchKind::Data, p);
+                all &= self.watches.add(conn, WatchKind::Data, p);
             }
         }
         for p in child {
@@ -426,9 +435,7 @@ impl Node {
                 Some(n) if n.stat.pzxid > rel => {
                     fire.push((EventType::NodeChildrenChanged, p.clone()))
                 }
-                Some(_) => {
-                    self.watches.add(conn, WatchKind::Child, p);
-                }
+                Some(_) => all &= self.watches.add(conn, WatchKind::Child, p),
             }
         }
         for (event_type, path) in fire {
@@ -439,6 +446,7 @@ impl Node {
             };
             self.emit(crate::output::Output::Watch { conn, zxid: self.last_zxid, event }, None);
         }
+        all
     }
 
     fn on_auth(&mut self, conn: ConnId, xid: Xid, scheme: &str, auth: &[u8]) {

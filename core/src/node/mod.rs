@@ -209,12 +209,13 @@ impl Node {
             q.window = window;
             q
         });
+        let watches = WatchManager::with_limit(config.max_watch_bytes_per_session);
         let mut node = Node {
             config,
             rng,
             tree,
             sessions,
-            watches: WatchManager::new(),
+            watches,
             conns: BTreeMap::new(),
             now_tick: 0,
             wall_ms: 0,
