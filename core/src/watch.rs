@@ -14,6 +14,13 @@
 //! without scanning the tables. Events come out in a fixed order (change order, then the
 //! node's own event before its parent's, then connection id), never hash order.
 //!
+//! **ACLs.** An event goes to a connection only if that connection may READ the node it is
+//! about (ZooKeeper 3.8.4 and later, ZOOKEEPER-4799 / CVE-2024-23944): the created or
+//! changed node's ACL, the ACL a deleted node had, or the parent's ACL for
+//! NodeChildrenChanged. [`AclsBefore`] keeps the ACLs of nodes a transaction deletes, read
+//! before it is applied. setWatches is stricter than ZooKeeper (which fires its catch-up
+//! events unfiltered): see `node::client`.
+//!
 //! **Bound.** A connection's watches cost [`watch_cost`] bytes each (the path plus the
 //! bookkeeping of both tables); past `maxWatchBytesPerSession` (ZooKeeper has no such bound)
 //! a new registration is refused and the request that asked for it fails with
@@ -22,10 +29,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ids::ConnId;
+use crate::acl::{self, AuthContext};
+use crate::ids::{ConnId, SessionId};
 use crate::path;
-use crate::proto::{EventType, WatcherType};
-use crate::tree::Change;
+use crate::proto::{perms, Acl, EventType, WatcherType};
+use crate::tree::{Change, DataTree};
+use crate::txn::Txn;
 
 /// The kinds of registration a connection can hold on a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,6 +60,62 @@ pub struct Fired {
     pub conn: ConnId,
     pub event_type: EventType,
     pub path: String,
+}
+
+/// The ACLs of the nodes one transaction deletes (and, inside a multi, creates), read
+/// before it is applied, so that the events it fires can be checked against them.
+#[derive(Debug, Default)]
+pub struct AclsBefore(BTreeMap<String, Vec<Acl>>);
+
+impl AclsBefore {
+    /// Reads them from `tree`, which `txn` (of `session`) has not yet changed.
+    pub fn read(tree: &DataTree, txn: &Txn, session: SessionId) -> AclsBefore {
+        let mut out = AclsBefore::default();
+        let mut keep = |out: &mut AclsBefore, p: &str| {
+            if let Some(n) = tree.get(p) {
+                out.0.entry(p.to_string()).or_insert_with(|| n.acl.to_vec());
+            }
+        };
+        match txn {
+            Txn::Delete { path } => keep(&mut out, path),
+            Txn::CloseSession => {
+                for p in tree.ephemerals(session) {
+                    keep(&mut out, &p);
+                }
+            }
+            Txn::Multi(txns) => {
+                for t in txns {
+                    match t {
+                        Txn::Delete { path } => keep(&mut out, path),
+                        Txn::Create { path, acl, .. } => {
+                            out.0.entry(path.clone()).or_insert_with(|| acl.clone());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// True when `auth` may READ the node `fired` is about. A node whose ACL cannot be
+    /// found is not readable (the event is dropped, never leaked).
+    pub fn may_read(
+        &self,
+        tree: &DataTree,
+        fired: &Fired,
+        auth: &AuthContext,
+        skip_acl: bool,
+    ) -> bool {
+        let before = self.0.get(&fired.path).map(|a| a.as_slice());
+        let now = tree.get(&fired.path).map(|n| n.acl);
+        let acl = match fired.event_type {
+            EventType::NodeDeleted => before.or(now),
+            _ => now.or(before),
+        };
+        acl.is_some_and(|a| acl::check(a, auth, perms::READ, skip_acl))
+    }
 }
 
 /// Bytes one watch on `path` is charged against its connection's bound: the path (kept

@@ -415,24 +415,33 @@ impl Node {
         let rel = relative.as_i64();
         let mut all = true;
         let mut fire = Vec::new();
+        // Stricter than ZooKeeper, which fires these catch-up events unchecked: on a node
+        // the client may not read, the watch is armed (its later events are filtered like
+        // any other) but nothing is fired now, so mzxid and pzxid do not leak.
+        let auth = self.conns.get(&conn).map(|c| c.auth.clone()).unwrap_or_default();
+        let skip_acl = self.config.skip_acl;
+        let hidden = |n: &crate::tree::NodeView<'_>| {
+            !crate::acl::check(n.acl, &auth, crate::proto::perms::READ, skip_acl)
+        };
         for p in data {
             match self.tree.get(p) {
                 None => fire.push((EventType::NodeDeleted, p.clone())),
-                Some(n) if n.stat.mzxid > rel => fire.push((EventType::NodeDataChanged, p.clone())),
+                Some(n) if n.stat.mzxid > rel && !hidden(&n) => {
+                    fire.push((EventType::NodeDataChanged, p.clone()))
+                }
                 Some(_) => all &= self.watches.add(conn, WatchKind::Data, p),
             }
         }
         for p in exist {
-            if self.tree.get(p).is_some() {
-                fire.push((EventType::NodeCreated, p.clone()));
-            } else {
-                all &= self.watches.add(conn, WatchKind::Data, p);
+            match self.tree.get(p) {
+                Some(n) if !hidden(&n) => fire.push((EventType::NodeCreated, p.clone())),
+                _ => all &= self.watches.add(conn, WatchKind::Data, p),
             }
         }
         for p in child {
             match self.tree.get(p) {
                 None => fire.push((EventType::NodeDeleted, p.clone())),
-                Some(n) if n.stat.pzxid > rel => {
+                Some(n) if n.stat.pzxid > rel && !hidden(&n) => {
                     fire.push((EventType::NodeChildrenChanged, p.clone()))
                 }
                 Some(_) => all &= self.watches.add(conn, WatchKind::Child, p),

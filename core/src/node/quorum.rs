@@ -260,6 +260,7 @@ impl Node {
     pub(super) fn apply_txn(&mut self, rec: &TxnRecord, fire: bool) -> crate::tree::TxnResult {
         use crate::proto::{keeper_state, WatchedEvent};
         use crate::txn::Txn;
+        let acls_before = crate::watch::AclsBefore::read(&self.tree, &rec.txn, rec.header.session);
         let applied = self.tree.apply(rec);
         self.last_zxid = rec.header.zxid;
         match &rec.txn {
@@ -280,6 +281,11 @@ impl Node {
         if fire {
             for change in &applied.changes {
                 for fired in self.watches.fire(change) {
+                    // Only to connections that may read the node (ZOOKEEPER-4799).
+                    let Some(c) = self.conns.get(&fired.conn) else { continue };
+                    if !acls_before.may_read(&self.tree, &fired, &c.auth, self.config.skip_acl) {
+                        continue;
+                    }
                     let event = WatchedEvent {
                         event_type: fired.event_type,
                         state: keeper_state::SYNC_CONNECTED,

@@ -51,6 +51,7 @@ impl Node {
         } else {
             self.committed = rec.header.zxid;
         }
+        let acls_before = crate::watch::AclsBefore::read(&self.tree, &rec.txn, rec.header.session);
         let applied = self.tree.apply(&rec);
         assert_eq!(self.tree.last_zxid(), rec.header.zxid, "apply advances the tree's zxid");
         let digest = self.tree.digest();
@@ -70,6 +71,11 @@ impl Node {
         }
         for change in &applied.changes {
             for fired in self.watches.fire(change) {
+                // Only to connections that may read the node (ZOOKEEPER-4799).
+                let Some(c) = self.conns.get(&fired.conn) else { continue };
+                if !acls_before.may_read(&self.tree, &fired, &c.auth, self.config.skip_acl) {
+                    continue;
+                }
                 let event = WatchedEvent {
                     event_type: fired.event_type,
                     state: keeper_state::SYNC_CONNECTED,
