@@ -8,6 +8,7 @@
 //! - deleted `p`: NodeDeleted to data, child and persistent watches on `p` and recursive
 //!   ones above it; NodeChildrenChanged on the parent as for a create;
 //! - data changed `p`: NodeDataChanged to data/persistent/recursive watches.
+//!
 //! One-shot watches are removed when they fire; a connection gets one event per (type,
 //! path) even when several of its watches match. Invariant: every (conn, path) pair in a
 //! table is mirrored in `by_conn`, so closing a connection removes all of its watches
@@ -71,7 +72,7 @@ impl AclsBefore {
     /// Reads them from `tree`, which `txn` (of `session`) has not yet changed.
     pub fn read(tree: &DataTree, txn: &Txn, session: SessionId) -> AclsBefore {
         let mut out = AclsBefore::default();
-        let mut keep = |out: &mut AclsBefore, p: &str| {
+        let keep = |out: &mut AclsBefore, p: &str| {
             if let Some(n) = tree.get(p) {
                 out.0.entry(p.to_string()).or_insert_with(|| n.acl.to_vec());
             }
