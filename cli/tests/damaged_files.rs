@@ -112,6 +112,7 @@ fn start(dir: &Path, data: &Path) -> Result<Server, String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server neither started nor refused:\n{}", std::fs::read_to_string(&log).unwrap());
 }
 
