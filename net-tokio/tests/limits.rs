@@ -319,3 +319,31 @@ async fn connection_storm_and_session_flood() {
     );
     assert!(other.exists("/", false).await.unwrap().is_some(), "the server is still up");
 }
+
+/// Half-open after the handshake: a client that vanished without a FIN (its socket stays
+/// open here, silent, sending no pings) holds its session and connection only until the
+/// session times out; then the session expires, its ephemeral goes, and the server closes
+/// the socket, as ZooKeeper does.
+#[tokio::test]
+async fn a_silent_session_expires_and_its_socket_is_closed() {
+    let _serial = serial().await;
+    // tickTime 100: the 30 s asked for is clamped to the 20-tick maximum, 2 s.
+    let (addr, _stop) = start_server("4lw.commands.whitelist=*\n").await;
+    let mut silent = handshake(addr).await;
+    let create = Request::Create(keeper_core::proto::CreateRequest {
+        op: keeper_core::proto::CreateOp::Create,
+        path: "/eph".into(),
+        data: None,
+        acl: keeper_core::proto::Acl::open_unsafe(),
+        flags: 1,
+        ttl: None,
+    });
+    silent.write_all(&frames(1, 1, &create)).await.unwrap();
+    read_frame(&mut silent).await.expect("create answered");
+    let (other, _w) = connect(&[addr.to_string()], Duration::from_secs(30)).await.unwrap();
+    assert!(other.exists("/eph", false).await.unwrap().is_some());
+    let t = Instant::now();
+    assert!(closed_within(&mut silent, Duration::from_secs(10)).await, "closed on expiry");
+    assert!(t.elapsed() >= Duration::from_millis(1500), "not before the session timeout");
+    assert!(other.exists("/eph", false).await.unwrap().is_none(), "the session expired");
+}
