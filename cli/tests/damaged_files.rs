@@ -197,14 +197,35 @@ fn damaged_files_are_refused_or_repaired_never_served() {
     let why = none.expect_err("no readable snapshot must refuse to start");
     assert!(why.contains("no snapshot in") && why.contains("can be read"), "{why}");
 
-    // Refused: a log file in the middle with a flipped byte, or cut short.
-    let log_flip =
-        restart_after(dir.path(), &pristine, "log-flip", |d| flip(&at(d, &middle_log), 30));
+    // A damaged log file that the newest snapshot covers is not read at all (as in
+    // ZooKeeper): the server starts and serves the acknowledged tree.
+    let covered =
+        restart_after(dir.path(), &pristine, "log-covered", |d| flip(&at(d, &middle_log), 30));
+    assert_eq!(covered.as_ref(), Ok(&expected), "a flipped byte in a log the snapshot covers");
+
+    // Refused: a log file that recovery needs (the newest snapshot is unreadable, so the
+    // one before it is used) with a flipped byte, or cut short.
+    let older = snaps[snaps.len() - 2].clone();
+    let older_zxid = u64::from_str_radix(&name(&older)["snapshot.".len()..], 16).unwrap();
+    let needed = logs
+        .iter()
+        .rev()
+        .find(|l| u64::from_str_radix(&name(l)["log.".len()..], 16).unwrap() <= older_zxid + 1)
+        .map(|l| name(l))
+        .expect("a log holding the records after the older snapshot");
+    assert_ne!(Some(&needed), logs.last().map(|l| name(l)).as_ref(), "later logs follow it");
+    let log_flip = restart_after(dir.path(), &pristine, "log-flip", |d| {
+        flip(&at(d, &newest_snap), 30);
+        flip(&at(d, &needed), 30);
+    });
     let why = log_flip.expect_err("a damaged record with records after it must refuse");
-    assert!(why.contains(&middle_log) && why.contains("corrupt at offset"), "{why}");
-    let log_cut = restart_after(dir.path(), &pristine, "log-cut", |d| cut(&at(d, &middle_log), 40));
+    assert!(why.contains(&needed) && why.contains("corrupt at offset"), "{why}");
+    let log_cut = restart_after(dir.path(), &pristine, "log-cut", |d| {
+        flip(&at(d, &newest_snap), 30);
+        cut(&at(d, &needed), 40);
+    });
     let why = log_cut.expect_err("a torn log that later logs follow must refuse");
-    assert!(why.contains(&middle_log) && why.contains("corrupt"), "{why}");
+    assert!(why.contains(&needed) && why.contains("corrupt"), "{why}");
 
     // The newest snapshot unreadable and a log the older one needs gone: the records in
     // it are a hole in the history, which must refuse, not serve a tree without them.
