@@ -133,9 +133,12 @@ fn written(dir: &Path) -> (PathBuf, Tree) {
         }
         tree(&c).await
     });
-    // Snapshots are written off the request path: wait (bounded) until they are on disk.
+    // Snapshots are written off the request path, and each one rolls the log: wait
+    // (bounded) until every snapshot asked for is on disk (one fewer than the logs).
     let deadline = Instant::now() + Duration::from_secs(20);
-    while files(&data, "snapshot").len() < 5 {
+    while files(&data, "snapshot").len() + 1 < files(&data, "log").len()
+        || files(&data, "snapshot").len() < 5
+    {
         assert!(Instant::now() < deadline, "snapshots did not appear");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -203,9 +206,10 @@ fn damaged_files_are_refused_or_repaired_never_served() {
         restart_after(dir.path(), &pristine, "log-covered", |d| flip(&at(d, &middle_log), 30));
     assert_eq!(covered.as_ref(), Ok(&expected), "a flipped byte in a log the snapshot covers");
 
-    // Refused: a log file that recovery needs (the newest snapshot is unreadable, so the
-    // one before it is used) with a flipped byte, or cut short.
-    let older = snaps[snaps.len() - 2].clone();
+    // Refused: a log file that recovery needs (the two newest snapshots are unreadable, so
+    // the third is used, and the logs after it are read) with a flipped byte, or cut short.
+    let second = name(&snaps[snaps.len() - 2]);
+    let older = snaps[snaps.len() - 3].clone();
     let older_zxid = u64::from_str_radix(&name(&older)["snapshot.".len()..], 16).unwrap();
     let needed = logs
         .iter()
@@ -216,23 +220,29 @@ fn damaged_files_are_refused_or_repaired_never_served() {
     assert_ne!(Some(&needed), logs.last().map(|l| name(l)).as_ref(), "later logs follow it");
     let log_flip = restart_after(dir.path(), &pristine, "log-flip", |d| {
         flip(&at(d, &newest_snap), 30);
+        flip(&at(d, &second), 30);
         flip(&at(d, &needed), 30);
     });
     let why = log_flip.expect_err("a damaged record with records after it must refuse");
     assert!(why.contains(&needed) && why.contains("corrupt at offset"), "{why}");
     let log_cut = restart_after(dir.path(), &pristine, "log-cut", |d| {
         flip(&at(d, &newest_snap), 30);
+        flip(&at(d, &second), 30);
         cut(&at(d, &needed), 40);
     });
     let why = log_cut.expect_err("a torn log that later logs follow must refuse");
     assert!(why.contains(&needed) && why.contains("corrupt"), "{why}");
 
-    // The newest snapshot unreadable and a log the older one needs gone: the records in
-    // it are a hole in the history, which must refuse, not serve a tree without them.
+    // The newest snapshots unreadable and a log the older one needs gone: the records in
+    // it are a hole in the history (or, when it was the last log, the history now ends
+    // before the unreadable snapshot's zxid), which must refuse, not serve a tree without
+    // them.
+    let after_needed = logs.iter().position(|l| name(l) == needed).unwrap() + 1;
+    let gone = name(&logs[after_needed]);
     let hole = restart_after(dir.path(), &pristine, "hole", |d| {
         flip(&at(d, &newest_snap), 30);
-        let needed = files(d, "log");
-        std::fs::remove_file(&needed[needed.len() - 2]).unwrap();
+        flip(&at(d, &second), 30);
+        std::fs::remove_file(at(d, &gone)).unwrap();
     });
     let why = hole.expect_err("a hole in the log must refuse (it served a tree without it)");
     assert!(why.contains("missing"), "{why}");

@@ -43,6 +43,8 @@ pub(crate) fn recover<T>(
     let snaps = list_by_zxid(snap_dir, "snapshot")?;
     let mut snapshot = None;
     let mut snap_zxid = Zxid::ZERO;
+    // The newest snapshot skipped as unreadable: its name still says how far history went.
+    let mut skipped: Option<(Zxid, PathBuf)> = None;
     for (zxid, path) in snaps.iter().rev() {
         let result = fs::read(path)
             .map_err(|e| e.to_string())
@@ -61,7 +63,8 @@ pub(crate) fn recover<T>(
                 break;
             }
             Err(why) => {
-                tracing::warn!("skipping snapshot {}: {why}; trying an older one", path.display())
+                tracing::warn!("skipping snapshot {}: {why}; trying an older one", path.display());
+                skipped.get_or_insert((*zxid, path.clone()));
             }
         }
     }
@@ -71,6 +74,22 @@ pub(crate) fn recover<T>(
         return Err(StorageError::NoUsableSnapshot { dir: snap_dir.to_path_buf() });
     }
     let (log, last_log) = recover_log(log_dir, snap_zxid)?;
+    if let Some((zxid, path)) = skipped {
+        let reached = last_log.max(snap_zxid);
+        if reached < zxid {
+            // Falling back is only safe if the logs replay at least as far as the snapshot
+            // that could not be read; otherwise the last transactions are gone.
+            return Err(StorageError::CorruptLog {
+                path,
+                offset: 0,
+                why: format!(
+                    "this unreadable snapshot shows history reached {zxid}, but the older \
+                     snapshot and the logs end at {reached}: the transactions between are \
+                     missing"
+                ),
+            });
+        }
+    }
     let snapshot_zxid = snapshot.is_some().then_some(snap_zxid);
     Ok(Found { snapshot, snapshot_zxid, log, last_zxid: last_log.max(snap_zxid) })
 }
