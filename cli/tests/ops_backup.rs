@@ -30,11 +30,14 @@ fn backup_and_restore_round_trip() {
 
     // Writes race with the backup: each round creates /load/<i>, then sets /counter to i.
     let out = dir.path().join("backup.kpsn");
+    // The backup starts once STARTED_AFTER rounds are acknowledged, so it must hold them.
+    const STARTED_AFTER: u32 = 5;
     let done = Arc::new(AtomicBool::new(false));
+    let (go, started) = std::sync::mpsc::channel::<()>();
     let backup = {
         let (done, out, addr) = (done.clone(), out.clone(), a.addr());
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100)); // let some racing writes start
+            started.recv().expect("the writer signals the start");
             let result = keeper(&["snapshot", "--server", &addr, out.to_str().unwrap()]);
             done.store(true, Ordering::SeqCst);
             result
@@ -47,6 +50,9 @@ fn backup_and_restore_round_trip() {
             let path = format!("/load/{i:06}");
             client.create(&path, b"", Acl::open_unsafe(), 0, None).await.unwrap();
             client.set_data("/counter", i.to_string().as_bytes(), -1).await.unwrap();
+            if i == STARTED_AFTER {
+                go.send(()).expect("the backup thread waits");
+            }
         }
         i
     });
@@ -84,7 +90,11 @@ fn backup_and_restore_round_trip() {
         let (mut loads, _) = c.get_children("/load", false).await.unwrap();
         loads.sort();
         let k = loads.len() as u32;
-        assert!(k < written, "the backup ended before the racing writes did");
+        assert!(
+            (STARTED_AFTER..=written).contains(&k),
+            "the backup holds the {STARTED_AFTER} rounds acknowledged before it started and \
+             no more than were written ({k} of {written})"
+        );
         for (n, name) in (1..=k).zip(&loads) {
             assert_eq!(*name, format!("{n:06}"), "loads form a prefix: {loads:?}");
         }
