@@ -32,6 +32,7 @@ pub mod node;
 pub mod output;
 pub mod path;
 pub mod peer;
+pub mod peer_codec;
 pub mod persist;
 pub mod planted;
 pub mod proto;
