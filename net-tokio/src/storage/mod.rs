@@ -17,6 +17,7 @@ mod files;
 mod install;
 mod purge;
 mod recover;
+mod replicated;
 mod writer;
 
 use std::fmt;
@@ -36,6 +37,7 @@ use crate::stats::{ShellStats, SnapshotInfo};
 pub use files::{lock_dir, log_name, read_myid, snapshot_name, DirLock, VERSION_DIR};
 pub use install::{check_empty, install_snapshot};
 pub use purge::{purge_dirs, PurgeReport, MIN_KEEP_SNAPSHOTS};
+pub use replicated::{ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 pub use writer::{is_out_of_space, StorageFull, MAX_BATCH_BYTES, PREALLOC_BYTES};
 
 /// Why the store could not open, recover or purge. Each message names the file (and the
@@ -56,6 +58,8 @@ pub enum StorageError {
     BadPurgeCount { keep_snapshots: usize },
     /// A directory to seed (restore, import) already holds `entry`.
     NotEmpty { dir: PathBuf, entry: PathBuf },
+    /// An epoch file (`acceptedEpoch`, `currentEpoch`) does not hold a number.
+    BadEpoch { path: PathBuf, text: String },
 }
 
 impl StorageError {
@@ -86,6 +90,11 @@ impl fmt::Display for StorageError {
             StorageError::BadPurgeCount { keep_snapshots } => write!(
                 f,
                 "purge must keep at least {MIN_KEEP_SNAPSHOTS} snapshots, asked to keep {keep_snapshots}"
+            ),
+            StorageError::BadEpoch { path, text } => write!(
+                f,
+                "{} must hold an epoch number, found {text:?}; refusing to start",
+                path.display()
             ),
             StorageError::NotEmpty { dir, entry } => write!(
                 f,
@@ -172,10 +181,7 @@ impl Storage {
         let (storage, found) = Storage::start(data_dir, data_log_dir, synced, options, &mut |b| {
             decode_snapshot(b).map(|s| (s.zxid, s))
         })?;
-        Ok((
-            storage,
-            Recovered { snapshot: found.snapshot, log: found.log, epochs: Default::default() },
-        ))
+        Ok((storage, Recovered { snapshot: found.snapshot, log: found.log, epochs: found.epochs }))
     }
 
     /// Opens the store without decoding the snapshot's tree (tools, and tests that run
@@ -254,6 +260,13 @@ impl Storage {
             locks.push(lock_dir(data_log_dir)?);
         }
         let found = recover::recover(&snap_dir, &log_dir, decode)?;
+        if found.epochs != Default::default() {
+            tracing::info!(
+                accepted = ?found.epochs.accepted,
+                current = ?found.epochs.current,
+                "recovered epochs"
+            );
+        }
         tracing::info!(
             "recovered {} log records after snapshot; last zxid on disk {}",
             found.log.len(),
@@ -273,6 +286,7 @@ impl Storage {
         let (tx, rx) = mpsc::channel();
         let mut log_writer = writer::LogWriter::new(
             log_dir.clone(),
+            snap_dir.clone(),
             options.prealloc_bytes,
             found.last_zxid,
             synced,

@@ -14,7 +14,7 @@ use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use keeper_core::ids::Zxid;
-use keeper_core::persist::{scan_log, End, PersistError};
+use keeper_core::persist::{scan_log, End, Epochs, PersistError};
 use keeper_core::txn::TxnRecord;
 
 use super::files::{list_by_zxid, sync_dir};
@@ -31,6 +31,8 @@ pub(crate) struct Found<T> {
     pub log: Vec<TxnRecord>,
     /// The highest zxid on disk (log or snapshot): new appends must be above it.
     pub last_zxid: Zxid,
+    /// The epoch files' values (a member of an ensemble writes them).
+    pub epochs: Epochs,
 }
 
 /// Loads the newest snapshot `decode` accepts, then the log after it.
@@ -91,7 +93,8 @@ pub(crate) fn recover<T>(
         }
     }
     let snapshot_zxid = snapshot.is_some().then_some(snap_zxid);
-    Ok(Found { snapshot, snapshot_zxid, log, last_zxid: last_log.max(snap_zxid) })
+    let epochs = super::replicated::read_epochs(snap_dir)?;
+    Ok(Found { snapshot, snapshot_zxid, log, last_zxid: last_log.max(snap_zxid), epochs })
 }
 
 /// Every record with zxid above `after`, and the highest zxid in any log file that may

@@ -27,6 +27,12 @@
 //! exist on disk, and runs on the snapshot thread after the directory fsync, so it never
 //! removes a log that an unfinished snapshot was meant to replace.
 //!
+//! **Replicated writes.** `AcceptedEpoch`/`CurrentEpoch` flush the round so far and then
+//! replace their file atomically (see `replicated`). `Truncate { to }` flushes, rolls, waits
+//! for the snapshot thread (a learner's SNAP install writes its snapshot just before it, and
+//! that snapshot is not in the log, so it must be on disk before the seq is reported), then
+//! cuts the log and drops snapshots above `to`.
+//!
 //! **Failures are fatal, except a full disk.** A failed fsync, or a failed write for any
 //! reason but lack of space, aborts the process, as etcd does: after a failed fsync the
 //! kernel may have dropped the dirty pages and cleared the error (the 2018 "fsyncgate"
@@ -58,6 +64,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::files::{log_name, snapshot_name, sync_dir};
 use super::purge::purge_dirs;
+use super::replicated::{
+    remove_snapshots_above, truncate_logs, write_epoch, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE,
+};
 use crate::stats::ShellStats;
 
 /// Log files grow in blocks of this many bytes (64 MiB, ZooKeeper's preAllocSize default).
@@ -92,8 +101,16 @@ pub fn is_out_of_space(e: &io::Error) -> bool {
 
 /// What the snapshot thread is asked to do.
 pub(crate) enum SnapshotJob {
-    Write { zxid: Zxid, image: Bytes },
-    Purge { keep_snapshots: usize },
+    Write {
+        zxid: Zxid,
+        image: Bytes,
+    },
+    Purge {
+        keep_snapshots: usize,
+    },
+    /// Answer once every job before this is done, with the zxids of the snapshots that
+    /// failed since the last barrier.
+    Barrier(Sender<Vec<Zxid>>),
 }
 
 /// The bytes of one group commit not yet written to the current file.
@@ -117,6 +134,8 @@ struct Current {
 /// The log writer's state, owned by its thread.
 pub(crate) struct LogWriter {
     pub log_dir: PathBuf,
+    /// `dataDir/version-2`: snapshots and the epoch files.
+    pub snap_dir: PathBuf,
     pub prealloc_bytes: u64,
     /// Highest zxid on disk; every append must be above it.
     pub last_zxid: Zxid,
@@ -133,6 +152,7 @@ pub(crate) struct LogWriter {
 impl LogWriter {
     pub fn new(
         log_dir: PathBuf,
+        snap_dir: PathBuf,
         prealloc_bytes: u64,
         last_zxid: Zxid,
         synced: UnboundedSender<PersistSeq>,
@@ -142,6 +162,7 @@ impl LogWriter {
         assert!(prealloc_bytes > 0);
         LogWriter {
             log_dir,
+            snap_dir,
             prealloc_bytes,
             last_zxid,
             last_seq: PersistSeq(0),
@@ -220,15 +241,45 @@ impl LogWriter {
                 self.last_zxid = self.last_zxid.max(zxid);
                 let _ = self.snapshots.send(SnapshotJob::Write { zxid, image });
             }
-            // Only replicated nodes ask for these, and startup refuses ensemble
-            // configurations until the tokio shell carries the peer protocol.
-            DurableWrite::Truncate { .. }
-            | DurableWrite::AcceptedEpoch(_)
-            | DurableWrite::CurrentEpoch(_) => {
-                fatal("replicated write", &self.log_dir, "this build serves standalone only")
+            DurableWrite::Truncate { to } => {
+                self.flush(round)?;
+                self.current = None;
+                self.truncate(to);
             }
+            DurableWrite::AcceptedEpoch(e) => self.epoch(round, ACCEPTED_EPOCH_FILE, e)?,
+            DurableWrite::CurrentEpoch(e) => self.epoch(round, CURRENT_EPOCH_FILE, e)?,
         }
         Ok(())
+    }
+
+    /// Records an epoch file after everything before it in seq order is written.
+    fn epoch(&mut self, round: &mut Round, name: &str, value: u32) -> Result<(), StorageFull> {
+        self.flush(round)?;
+        let started = Instant::now();
+        write_epoch(&self.snap_dir, name, value)
+            .unwrap_or_else(|e| fatal("write", &self.snap_dir.join(name), &e.to_string()));
+        self.stats.record_fsync(started.elapsed());
+        tracing::info!("{name} is now {value} ({} ms)", started.elapsed().as_millis());
+        Ok(())
+    }
+
+    /// Drops the history above `to`. The snapshot a learner installs comes just before its
+    /// truncation and is not in the log, so it must be on disk first: wait for the
+    /// snapshot thread, and treat its failure as a failed write.
+    fn truncate(&mut self, to: Zxid) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let failed = match self.snapshots.send(SnapshotJob::Barrier(tx)) {
+            Ok(()) => rx.recv().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if failed.contains(&to) {
+            fatal("install snapshot", &self.snap_dir.join(snapshot_name(to)), "write failed");
+        }
+        truncate_logs(&self.log_dir, to)
+            .and_then(|()| remove_snapshots_above(&self.snap_dir, to))
+            .unwrap_or_else(|e| fatal("truncate", &self.log_dir, &e.to_string()));
+        tracing::info!("history truncated to {to}");
+        self.last_zxid = to;
     }
 
     fn create(&self, zxid: Zxid) -> Result<Current, StorageFull> {
@@ -317,12 +368,18 @@ pub(crate) fn run_snapshots(
     auto_purge_keep: Option<usize>,
     stats: &ShellStats,
 ) {
+    let mut failed = Vec::new();
     while let Ok(job) = rx.recv() {
         let keep = match job {
+            SnapshotJob::Barrier(reply) => {
+                let _ = reply.send(std::mem::take(&mut failed));
+                continue;
+            }
             SnapshotJob::Write { zxid, image } => {
                 let started = Instant::now();
                 if let Err(e) = write_snapshot(&snap_dir, zxid, &image) {
                     tracing::error!("snapshot {zxid} not written (the log still holds it): {e}");
+                    failed.push(zxid);
                     continue;
                 }
                 let took = started.elapsed();
