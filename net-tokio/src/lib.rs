@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod client;
 pub mod disk_full;
+pub mod peer;
 pub mod server;
 pub mod startup;
 pub mod stats;

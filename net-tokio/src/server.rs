@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keeper_core::config::Config;
-use keeper_core::output::DurableWrite;
+use keeper_core::output::{DurableWrite, ProtocolEvent};
 use keeper_core::txn::Txn;
 use keeper_core::wire::codec;
 use keeper_core::{ConnId, Input, KeeperError, Node, Output, PersistSeq};
@@ -25,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn, Instrument};
 
+use crate::peer::{PeerEvent, PeerRouter};
 use crate::stats::ShellStats;
 use crate::throttle::{ConnLoad, Gate, Limits};
 
@@ -74,11 +75,13 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let (_handle, inbox) = node_channel();
-    run_with(config, node, listener, storage, inbox, Arc::default(), shutdown).await
+    run_with(config, node, listener, storage, inbox, Arc::default(), None, shutdown).await
 }
 
 /// [`run`] with the node task's inbox made beforehand (so the admin endpoints hold a
-/// [`NodeHandle`] to it) and the shell's statistics to update.
+/// [`NodeHandle`] to it), the shell's statistics to update, and, for a member of an
+/// ensemble, the events of its peer transport (`crate::peer::start`).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_with(
     config: Config,
     node: Node,
@@ -86,6 +89,7 @@ pub async fn run_with(
     storage: StorageLink,
     inbox: NodeInbox,
     stats: Arc<ShellStats>,
+    peers: Option<mpsc::Receiver<PeerEvent>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let NodeInbox { tx, rx } = inbox;
@@ -96,7 +100,7 @@ pub async fn run_with(
         stats,
     });
     let acceptor = tokio::spawn(accept_loop(listener, tx, shared.clone(), shutdown.clone()));
-    node_loop(config, node, rx, storage, &shared, &mut shutdown).await;
+    node_loop(config, node, rx, storage, peers, &shared, &mut shutdown).await;
     acceptor.abort();
 }
 
@@ -169,16 +173,26 @@ async fn node_loop(
     mut node: Node,
     mut inbound: mpsc::Receiver<Inbound>,
     mut storage: StorageLink,
+    peers: Option<mpsc::Receiver<PeerEvent>>,
     shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
 ) {
     assert!(config.tick_ms > 0, "tickTime is validated by zoocfg");
+    let has_peers = peers.is_some();
+    // A standalone server has no peer events: a receiver whose sender is gone at once.
+    let mut peers = peers.unwrap_or_else(|| mpsc::channel(1).1);
     let mut ticker = tokio::time::interval(Duration::from_millis(config.tick_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut router = Router::default();
     loop {
         let input = tokio::select! {
             Some(msg) = inbound.recv() => router.admit(msg, &mut node),
+            Some(ev) = peers.recv(), if has_peers => {
+                for input in router.peers.event(ev) {
+                    router.deliver(&mut node, input, &storage, shared);
+                }
+                None
+            }
             _ = ticker.tick() => Some(Input::Tick { wall_ms: wall_clock_ms() }),
             Some(seq) = storage.persisted.recv() => Some(Input::Persisted { up_to: seq }),
             ev = crate::disk_full::next(&mut storage.full) => match ev {
@@ -190,6 +204,9 @@ async fn node_loop(
                     }
                     router.close_all(shared);
                     node = crate::disk_full::rebuild(&mut storage, &config, fault).await;
+                    // The rebuilt node starts over: its old peer links go (the peers see
+                    // PeerDown; the dialers reconnect) so no connection spans two nodes.
+                    router.peers.break_all();
                     Some(Input::DiskFull { full: true })
                 }
                 crate::disk_full::Event::SpaceBack => Some(Input::DiskFull { full: false }),
@@ -205,6 +222,11 @@ async fn node_loop(
         for _ in 1..INPUTS_PER_PASS {
             let input = if let Ok(seq) = storage.persisted.try_recv() {
                 Some(Input::Persisted { up_to: seq })
+            } else if let Ok(ev) = peers.try_recv() {
+                for input in router.peers.event(ev) {
+                    router.deliver(&mut node, input, &storage, shared);
+                }
+                None
             } else if let Ok(msg) = inbound.try_recv() {
                 router.admit(msg, &mut node)
             } else {
@@ -227,6 +249,10 @@ async fn node_loop(
 struct Router {
     conns: Conns,
     pending: BTreeMap<ConnId, Vec<u8>>,
+    /// The links to the other members (empty when standalone).
+    peers: PeerRouter,
+    /// Inputs that routing produced (a link broken on send), delivered after the drain.
+    deferred: Vec<Input>,
 }
 
 impl Router {
@@ -257,6 +283,14 @@ impl Router {
         while let Some(output) = node.poll() {
             self.route(output, storage, shared);
         }
+        while !self.deferred.is_empty() {
+            for input in std::mem::take(&mut self.deferred) {
+                node.handle(input);
+                while let Some(output) = node.poll() {
+                    self.route(output, storage, shared);
+                }
+            }
+        }
     }
 
     /// Carries out one output. Encoding lives in core; this only picks the buffer or queue.
@@ -273,17 +307,28 @@ impl Router {
                 return;
             }
             Output::Role(mode) => {
-                info!(mode = mode.as_str(), "role changed");
+                info!(mode = mode.as_str(), "role changed: {}", mode.as_str());
                 return;
             }
             Output::Event(e) => {
-                tracing::trace!(?e, "protocol event");
+                match e {
+                    ProtocolEvent::Established { epoch } => {
+                        info!(epoch, "leading: a quorum synced")
+                    }
+                    ProtocolEvent::Snapped { zxid, .. } => {
+                        info!(%zxid, "installed the leader's snapshot")
+                    }
+                    ProtocolEvent::Looking { last_zxid } => {
+                        info!(%last_zxid, "looking for a leader")
+                    }
+                    _ => tracing::trace!(?e, "protocol event"),
+                }
                 return;
             }
             Output::Send { to, msg } => {
-                // Startup refuses ensemble configurations until the peer transport exists,
-                // so a standalone node never addresses a peer.
-                warn!(%to, kind = msg.kind(), "no peer transport; message dropped");
+                if let Some(down) = self.peers.send(to, &msg) {
+                    self.deferred.push(down);
+                }
                 return;
             }
             client_output => client_output,
@@ -642,7 +687,7 @@ mod tests {
     }
 
     fn router_with(conn: u64, out: ConnOut) -> Router {
-        Router { conns: BTreeMap::from([(ConnId(conn), out)]), pending: BTreeMap::new() }
+        Router { conns: BTreeMap::from([(ConnId(conn), out)]), ..Router::default() }
     }
 
     fn text(conn: u64, t: &str) -> Output {

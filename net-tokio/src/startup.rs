@@ -1,4 +1,5 @@
-//! Server startup: zoo.cfg → myid → storage → Node → bound client port.
+//! Server startup: zoo.cfg → myid → storage → Node → bound client port, and for a member of
+//! an ensemble (`server.N` lines) the quorum and election ports and the peer transport.
 //!
 //! Invariant: everything that can fail at startup (unreadable or invalid zoo.cfg, bad
 //! myid, port in use) returns a [`StartupError`] with a readable message before any client
@@ -8,6 +9,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
+use keeper_core::config::Ensemble;
 use keeper_core::output::DurableWrite;
 use keeper_core::persist::Recovered;
 use keeper_core::zoocfg::{parse_myid, ZooCfg};
@@ -18,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, Instrument};
 
 use crate::admin::{self, Sources};
+use crate::peer::{self, Member, PeerConfig};
 use crate::server::{self, StorageLink};
 use crate::stats::ShellStats;
 use crate::storage::{Storage, StorageOptions};
@@ -177,10 +180,14 @@ pub async fn serve_with(
     for key in &cfg.unknown {
         info!(key, "zoo.cfg key not used by keeper");
     }
-    if cfg.is_distributed() {
-        return Err(StartupError("quorum mode is not supported yet; run standalone".into()));
-    }
     let mut cfg = cfg;
+    let peers = if cfg.is_distributed() {
+        let peer_cfg = Arc::new(ensemble_config(&mut cfg)?);
+        let bound = peer::bind(&peer_cfg).await.map_err(|e| StartupError(e.to_string()))?;
+        Some((peer_cfg, bound))
+    } else {
+        None
+    };
     if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         cfg.config.host_name = name.trim().to_string();
     }
@@ -228,7 +235,8 @@ pub async fn serve_with(
     if let Ok(addr) = client.local_addr() {
         info!(%addr, "serving clients");
     }
-    server::run_with(cfg.config, node, client, storage, inbox, stats, shutdown).await;
+    let peer_events = peers.map(|(peer_cfg, bound)| peer::start(peer_cfg, bound, shutdown.clone()));
+    server::run_with(cfg.config, node, client, storage, inbox, stats, peer_events, shutdown).await;
     for task in http {
         task.abort();
     }
@@ -255,7 +263,48 @@ fn log_config_summary(cfg: &ZooCfg) {
         four_letter_words = c.four_letter_whitelist.join(","),
         admin_server = cfg.admin_enable_server,
         prometheus = cfg.metrics_prometheus,
-        "{} starting (standalone)",
-        c.version_text
+        "{} starting ({})",
+        c.version_text,
+        match &c.ensemble {
+            Some(e) => format!(
+                "server {} of an ensemble of {} voters and {} observers",
+                c.server_id,
+                e.participants.len(),
+                e.observers.len()
+            ),
+            None => "standalone".to_string(),
+        }
     );
+}
+
+/// Turns the `server.N` lines into the core's ensemble (participants, observers, initLimit
+/// and syncLimit) and the transport's member list. The server's own id (`myid`) must be
+/// one of the lines.
+pub fn ensemble_config(cfg: &mut ZooCfg) -> Result<PeerConfig, StartupError> {
+    let me = cfg.config.server_id;
+    if !cfg.servers.contains_key(&me.0) {
+        return Err(StartupError(format!(
+            "myid is {me} but zoo.cfg has no server.{me} line (ids: {:?})",
+            cfg.servers.keys().collect::<Vec<_>>()
+        )));
+    }
+    let members: Vec<Member> = cfg
+        .servers
+        .iter()
+        .map(|(id, line)| Member {
+            id: keeper_core::ServerId(*id),
+            host: line.host.clone(),
+            quorum_port: line.quorum_port,
+            election_port: line.election_port,
+            observer: line.observer,
+        })
+        .collect();
+    let participants = members.iter().filter(|m| !m.observer).map(|m| m.id);
+    let observers = members.iter().filter(|m| m.observer).map(|m| m.id);
+    let mut ens = Ensemble::new(participants, observers, cfg.config.tick_ms);
+    // zoocfg requires both when distributed.
+    ens.init_limit_ticks = u64::from(cfg.init_limit_ticks.unwrap_or(10)).max(1);
+    ens.sync_limit_ticks = u64::from(cfg.sync_limit_ticks.unwrap_or(5)).max(1);
+    cfg.config.ensemble = Some(ens);
+    Ok(PeerConfig { me, members, max_frame: keeper_core::peer_codec::DEFAULT_MAX_FRAME })
 }
