@@ -34,7 +34,7 @@ fn forward(kind: u8, session: i64, cxid: i32, path: String, data: Vec<u8>) -> Fo
             cxid,
             auth: AuthContext {
                 ids: vec![Id { scheme: "digest".into(), id: "u:h".into() }],
-                is_super: kind % 2 == 0,
+                is_super: kind.is_multiple_of(2),
             },
             req: Request::Create(CreateRequest {
                 op: CreateOp::Create,

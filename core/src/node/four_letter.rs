@@ -168,11 +168,33 @@ impl Node {
             ("zk_approximate_data_size", self.tree.approximate_data_size().to_string()),
             ("zk_last_processed_zxid", self.last_zxid.0.to_string()),
         ];
+        let mut lines = lines;
+        lines.extend(self.mntr_leader_lines());
         let mut out = String::new();
         for (k, v) in lines {
             let _ = writeln!(out, "{k}\t{v}");
         }
         out
+    }
+
+    /// The leader's extra mntr lines (ZooKeeper prints them only on the leader): learners,
+    /// followers and how many of them are synced (past UPTODATE), and pending syncs.
+    fn mntr_leader_lines(&self) -> Vec<(&'static str, String)> {
+        let Some(super::quorum::Role::Leading(l)) = self.quorum.as_ref().map(|q| &q.role) else {
+            return Vec::new();
+        };
+        let synced = |observer: bool| {
+            let active = |x: &&super::leader::Link| x.stage == super::leader::Stage::Active;
+            l.learners.values().filter(|x| x.observer == observer).filter(active).count()
+        };
+        let followers = l.learners.values().filter(|x| !x.observer).count();
+        vec![
+            ("zk_learners", l.learners.len().to_string()),
+            ("zk_followers", followers.to_string()),
+            ("zk_synced_followers", synced(false).to_string()),
+            ("zk_synced_observers", synced(true).to_string()),
+            ("zk_pending_syncs", l.pending_syncs().to_string()),
+        ]
     }
 
     fn conf(&self) -> String {

@@ -84,6 +84,13 @@ pub(super) struct Leader {
     prior: (u32, Zxid),
 }
 
+impl Leader {
+    /// Client `sync`s waiting for the proposals before them (mntr's `zk_pending_syncs`).
+    pub(super) fn pending_syncs(&self) -> usize {
+        self.syncs.len()
+    }
+}
+
 impl Node {
     pub(super) fn start_leading(&mut self) {
         let prior = (self.q().current_epoch, self.q().last_logged);
