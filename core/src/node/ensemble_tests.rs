@@ -263,3 +263,31 @@ fn a_followers_client_gets_its_sync_answered_before_a_later_write() {
     assert_eq!(order, vec![1, 2], "replies in request order");
     assert!(c.has(1, "/y"));
 }
+
+/// Real servers' ticks are not aligned: followers may settle on a leader and send it
+/// LEARNERINFO while that leader's own election is still waiting out finalizeWait. The
+/// leader must still count them once it leads (it used to drop them while LOOKING, and
+/// everyone then sat out initLimit and tried again, the same way each time).
+#[test]
+fn learnerinfo_that_arrives_before_the_leader_decides_is_not_lost() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.pump();
+    // Only 1 and 2 see time pass: they decide for 3 and send it LEARNERINFO at once.
+    for _ in 0..20 {
+        for id in [1, 2] {
+            c.input(id, Input::Tick { wall_ms: 0 });
+        }
+        c.pump();
+    }
+    assert_eq!(
+        (c.mode(1), c.mode(2), c.mode(3)),
+        (Some(Mode::Looking), Some(Mode::Looking), Some(Mode::Looking))
+    );
+    // Now 3's election ends too, with no new LEARNERINFO from anyone.
+    for _ in 0..6 {
+        c.input(3, Input::Tick { wall_ms: 0 });
+        c.pump();
+    }
+    assert_eq!(c.mode(3), Some(Mode::Leader), "3 leads with the learners that reached it early");
+    assert_eq!((c.mode(1), c.mode(2)), (Some(Mode::Follower), Some(Mode::Follower)));
+}

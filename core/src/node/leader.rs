@@ -108,6 +108,10 @@ impl Node {
             prior,
         };
         self.qm().role = Role::Leading(Box::new(leader));
+        let early = std::mem::take(&mut self.qm().early_learners);
+        for (from, msg) in early {
+            self.leader_on_peer(from, msg);
+        }
         self.try_decide_epoch();
     }
 

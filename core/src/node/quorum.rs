@@ -49,6 +49,11 @@ pub(super) struct Quorum {
     pub(super) window: VecDeque<TxnRecord>,
     /// The zxid the window starts after.
     pub(super) window_start: Zxid,
+    /// LEARNERINFOs that arrived while this node was still LOOKING, by sender: a learner
+    /// may settle on this node and send it before this node's own election ends (real
+    /// servers' ticks are not aligned). Replayed if this node then leads; dropped when the
+    /// sender's connection breaks or a new LOOKING period starts.
+    pub(super) early_learners: BTreeMap<ServerId, PeerMsg>,
 }
 
 impl Quorum {
@@ -66,6 +71,7 @@ impl Quorum {
             last_logged: Zxid::ZERO,
             window: VecDeque::new(),
             window_start: Zxid::ZERO,
+            early_learners: BTreeMap::new(),
         }
     }
 
@@ -147,6 +153,7 @@ impl Node {
         let q = self.qm();
         q.role = Role::Looking;
         q.vote = None;
+        q.early_learners.clear();
         let outs = q.election.start(last, epoch);
         self.event(ProtocolEvent::Looking { last_zxid: last });
         self.set_mode(Mode::Looking);
@@ -221,7 +228,13 @@ impl Node {
         match self.q().role {
             Role::Leading(_) => self.leader_on_peer(from, msg),
             Role::Learning(_) => self.learner_on_peer(from, msg),
-            Role::Looking => {} // Zab traffic from a previous role's connection.
+            Role::Looking => {
+                // Zab traffic from a previous role's connection, or a learner that settled
+                // on this node before this node's election ended (kept for start_leading).
+                if let PeerMsg::LearnerInfo { .. } = msg {
+                    self.qm().early_learners.insert(from, msg);
+                }
+            }
         }
     }
 
@@ -229,6 +242,7 @@ impl Node {
         if self.quorum.is_none() {
             return;
         }
+        self.qm().early_learners.remove(&id);
         match &mut self.qm().role {
             Role::Leading(l) => {
                 l.learners.remove(&id);
