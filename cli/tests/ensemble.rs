@@ -43,7 +43,7 @@ impl Member {
         let child = Command::new(env!("CARGO_BIN_EXE_keeper"))
             .arg("server")
             .arg(self.dir.join("zoo.cfg"))
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", std::env::var("KEEPER_ENSEMBLE_LOG").unwrap_or_else(|_| "info".into()))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(out)
