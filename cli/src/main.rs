@@ -141,9 +141,12 @@ fn run_status(path: PathBuf) -> ExitCode {
         Some(h) => h.to_string(),
     };
     println!("Client port found: {port}. Client address: {host}.");
-    match status::mode(&format!("{host}:{port}")) {
-        Ok(mode) => {
+    match status::mode_and_zxid(&format!("{host}:{port}")) {
+        Ok((mode, zxid)) => {
             println!("Mode: {mode}");
+            if let Some(zxid) = zxid {
+                println!("Zxid: {zxid}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

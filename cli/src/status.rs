@@ -4,12 +4,15 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// Sends `srvr` to `addr` and returns the `Mode: ` value from the answer.
-pub fn mode(addr: &str) -> Result<String, String> {
+/// Sends `srvr` to `addr` and returns the mode and, when the answer has one, the zxid
+/// (`Zxid: 0x…`): in an ensemble, how far this member's history reaches.
+pub fn mode_and_zxid(addr: &str) -> Result<(String, Option<String>), String> {
     let text = four_letter(addr, "srvr")?;
-    mode_from_srvr(&text).ok_or_else(|| {
+    let mode = mode_from_srvr(&text).ok_or_else(|| {
         format!("{addr} answered srvr without a Mode line (is srvr in 4lw.commands.whitelist?)")
-    })
+    })?;
+    let zxid = text.lines().find_map(|l| l.strip_prefix("Zxid: ")).map(|z| z.trim().to_string());
+    Ok((mode, zxid))
 }
 
 /// Sends one four-letter word and reads the whole answer (the server closes after it).
@@ -45,7 +48,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         drop(listener);
-        let err = mode(&addr).unwrap_err();
+        let err = mode_and_zxid(&addr).unwrap_err();
         assert!(err.contains("cannot connect"), "{err}");
     }
 }

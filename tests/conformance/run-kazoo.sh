@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Run kazoo's own test suite (Debian python3-kazoo) unchanged against keeper (default)
-# or Apache ZooKeeper (--reference), standalone, and compare `passed` with the ratchet.
+# or Apache ZooKeeper (--reference), standalone or as an ensemble (--cluster N: N servers,
+# each launched from the zoo.cfg with server.N lines that kazoo's harness writes), and
+# compare `passed` with the ratchet (keys: keeper / reference standalone,
+# keeper-ensemble / reference-ensemble with --cluster).
 #
-#   tests/conformance/run-kazoo.sh [--reference] [--update-ratchet] [-- PYTEST_ARGS...]
+#   tests/conformance/run-kazoo.sh [--reference] [--cluster N] [--update-ratchet] [-- PYTEST_ARGS...]
 #
 # Env: KEEPER_BIN (keeper mode; default target/release/keeper), KAZOO_TIMEOUT (seconds,
-# default 1800), ZOOKEEPER_PORT_OFFSET (default 20000), KAZOO_TESTS (tests dir).
+# default 1800), ZOOKEEPER_PORT_OFFSET (default 20000), KAZOO_TESTS (tests dir),
+# ZOOKEEPER_OBSERVER_START_ID (with --cluster: ids from this one on are observers).
 # Exit status: 0 when passed >= ratchet (pytest failures alone do not fail), 1 below it,
 # 2 when the run itself broke (timeout, no summary line).
 set -euo pipefail
@@ -14,13 +18,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 mode=keeper
 update=0
+cluster=1
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --reference) mode=reference ;;
     --update-ratchet) update=1 ;;
+    --cluster) shift; cluster="${1:-}"
+      case "$cluster" in ''|*[!0-9]*) echo "run-kazoo: --cluster takes a number" >&2; exit 2 ;; esac ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "usage: $0 [--reference] [--update-ratchet] [-- PYTEST_ARGS...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--reference] [--cluster N] [--update-ratchet] [-- PYTEST_ARGS...]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -31,7 +38,10 @@ ratchet="$here/ratchet.json"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-export ZOOKEEPER_CLUSTER_SIZE=1
+export ZOOKEEPER_CLUSTER_SIZE="$cluster"
+# The ratchet key: standalone runs keep their historical keys.
+key="$mode"
+[ "$cluster" -gt 1 ] && key="$mode-ensemble"
 export ZOOKEEPER_PORT_OFFSET="${ZOOKEEPER_PORT_OFFSET:-20000}"
 # >= 3.5 makes the harness add 4lw whitelist, reconfigEnabled and the super digest, and
 # enables every version-gated test.
@@ -53,7 +63,7 @@ fi
 # Copy the tests so pytest may write next to them (__pycache__, conftest discovery).
 cp -r "$tests" "$work/tests"
 log="$work/pytest.log"
-echo "run-kazoo: mode=$mode tests=$tests timeout=${KAZOO_TIMEOUT:-1800}s"
+echo "run-kazoo: mode=$mode cluster=$cluster tests=$tests timeout=${KAZOO_TIMEOUT:-1800}s"
 set +e
 ( cd "$work" && timeout -k 30 "${KAZOO_TIMEOUT:-1800}" \
     "$py" -m pytest "$work/tests" -q -p no:cacheprovider -o addopts="" \
@@ -68,30 +78,30 @@ summary="$(grep -E '^=* ?[0-9]+ (passed|failed|skipped|error)' "$log" | tail -1 
 [ -n "$summary" ] || summary="$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -1 || true)"
 count() { echo "$summary" | grep -oE "[0-9]+ $1" | grep -oE '[0-9]+' || echo 0; }
 passed=$(count passed); failed=$(count failed); skipped=$(count skipped); errors=$(count 'errors?')
-echo "kazoo[$mode]: passed=$passed failed=$failed skipped=$skipped errors=$errors (pytest exit $rc)"
-best=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))' "$ratchet" "$mode")
+echo "kazoo[$key]: passed=$passed failed=$failed skipped=$skipped errors=$errors (pytest exit $rc)"
+best=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))' "$ratchet" "$key")
 if [ -z "$summary" ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-  echo "kazoo[$mode]: the run produced no pytest summary (timeout or crash, exit $rc); tail of its log:" >&2
+  echo "kazoo[$key]: the run produced no pytest summary (timeout or crash, exit $rc); tail of its log:" >&2
   tail -20 "$log" >&2
   # With a ratchet of 0 nothing is promised yet (keeper's server not built): warn only.
-  [ "$best" -eq 0 ] && { echo "kazoo[$mode]: ratchet is 0, not failing"; exit 0; }
+  [ "$best" -eq 0 ] && { echo "kazoo[$key]: ratchet is 0, not failing"; exit 0; }
   exit 2
 fi
 if [ "$update" = 1 ] && [ "$passed" -gt "$best" ]; then
-  "$py" - "$ratchet" "$mode" "$passed" <<'PY'
+  "$py" - "$ratchet" "$key" "$passed" <<'PY'
 import json, sys
 path, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 d = json.load(open(path)); d[mode] = n
 open(path, "w").write(json.dumps(d, indent=2) + "\n")
 PY
-  echo "kazoo[$mode]: ratchet raised $best -> $passed in $ratchet (commit it)"
+  echo "kazoo[$key]: ratchet raised $best -> $passed in $ratchet (commit it)"
   best=$passed
 fi
 if [ "$passed" -lt "$best" ]; then
-  echo "kazoo[$mode]: RATCHET FAIL: passed $passed < best recorded $best" >&2
+  echo "kazoo[$key]: RATCHET FAIL: passed $passed < best recorded $best" >&2
   exit 1
 fi
-echo "kazoo[$mode]: ratchet ok: passed $passed >= best $best"
+echo "kazoo[$key]: ratchet ok: passed $passed >= best $best"
 if [ "$passed" -gt "$best" ]; then
-  echo "kazoo[$mode]: to raise it: tests/conformance/run-kazoo.sh $([ "$mode" = reference ] && echo '--reference ')--update-ratchet"
+  echo "kazoo[$key]: to raise it: tests/conformance/run-kazoo.sh $([ "$mode" = reference ] && echo '--reference ')$([ "$cluster" -gt 1 ] && echo "--cluster $cluster ")--update-ratchet"
 fi
