@@ -291,3 +291,29 @@ fn learnerinfo_that_arrives_before_the_leader_decides_is_not_lost() {
     assert_eq!(c.mode(3), Some(Mode::Leader), "3 leads with the learners that reached it early");
     assert_eq!((c.mode(1), c.mode(2)), (Some(Mode::Follower), Some(Mode::Follower)));
 }
+
+/// A follower's client that closes its session gets the closeSession reply before its
+/// connection closes (kazoo's test_connection_and_disconnection: otherwise the client sees
+/// a broken connection, SUSPENDED, before LOST).
+#[test]
+fn a_followers_client_gets_its_close_reply_before_the_close() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.ticks(20);
+    assert_eq!(c.mode(1), Some(Mode::Follower));
+    let conn = c.client(1, 7);
+    c.seen[0].clear();
+    let req = Request::CloseSession;
+    c.input(1, Input::ClientRequest { conn, xid: Xid(5), req, wall_ms: 0 });
+    c.pump();
+    let mine: Vec<&Output> = c.seen[0]
+        .iter()
+        .filter(|o| matches!(o, Output::Reply { conn: x, .. } | Output::Close { conn: x } if *x == conn))
+        .collect();
+    assert!(
+        matches!(
+            mine.as_slice(),
+            [Output::Reply { xid: Xid(5), result: Ok(_), .. }, Output::Close { .. }]
+        ),
+        "reply, then close: {mine:?}"
+    );
+}

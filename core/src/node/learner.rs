@@ -242,6 +242,14 @@ impl Node {
                 break;
             }
             let rec = l.pending.pop_front().expect("front exists");
+            // A local client's own closeSession is answered before its connection closes
+            // (complete_local does both): keep the apply from closing it first.
+            let key = (rec.header.session, rec.header.cxid);
+            if matches!(l.waiting.get(&key), Some(Waiting::Close { .. })) {
+                if let Some(s) = self.sessions.get_mut(rec.header.session) {
+                    s.conn = None;
+                }
+            }
             let result = self.apply_txn(&rec, true);
             if self.txns_since_snapshot >= self.snapshot_after {
                 self.take_snapshot();
