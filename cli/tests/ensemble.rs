@@ -243,7 +243,8 @@ async fn three_members_replicate_fail_over_and_catch_up() {
         for i in &survivors {
             let addr = ens.members[*i].addr();
             let attempt = async {
-                let (client, _w) = connect(&[addr.clone()], Duration::from_secs(30)).await.ok()?;
+                let (client, _w) =
+                    connect(std::slice::from_ref(&addr), Duration::from_secs(30)).await.ok()?;
                 let r = client.create("/e/after", b"two", Acl::open_unsafe(), 0, None).await;
                 let _ = client.close().await;
                 r.ok()
