@@ -2,10 +2,12 @@
 # Scripted cli_mt (Debian zookeeper-bin, the C client's shell) against keeper (default)
 # or Apache ZooKeeper (--reference), one batch command per connection; the normalised
 # output must equal tests/conformance/expected/cli_mt.out, recorded from ZooKeeper 3.8.
-#   tests/conformance/cli_mt.sh [--reference] [--record]
+#   tests/conformance/cli_mt.sh [--reference] [--record] [--follower]
+# --follower: through a follower of a 3-member keeper ensemble (same expected output).
 set -euo pipefail
 MODE=keeper; RECORD=0
-for a in "$@"; do case "$a" in --reference) MODE=reference ;; --record) RECORD=1; MODE=reference ;; *) echo "usage: $0 [--reference] [--record]" >&2; exit 2 ;; esac; done
+FOLLOWER=0
+for a in "$@"; do case "$a" in --reference) MODE=reference ;; --record) RECORD=1; MODE=reference ;; --follower) FOLLOWER=1 ;; *) echo "usage: $0 [--reference] [--record] [--follower]" >&2; exit 2 ;; esac; done
 PORT="${CLI_MT_PORT:-21811}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLI_MT="${CLI_MT:-/usr/lib/zookeeper/bin/cli_mt}"

@@ -3,24 +3,77 @@
 # dataDir, wait for it with a bounded `ruok` poll, and always stop it on exit.
 # Sourced, not run. Callers set MODE (keeper|reference) and PORT, and may set EXTRA_CFG
 # (zoo.cfg lines appended after the defaults, so they override them) and ZK_JAVA_OPTS
-# (extra JVM options for Apache ZooKeeper).
+# (extra JVM options for Apache ZooKeeper). With FOLLOWER=1 (keeper only) start_server
+# starts a 3-member keeper ensemble instead, in which PORT is the client port of a member
+# that follows (server 1; equal histories elect the highest id), and waits until it says
+# `Mode: follower`: the same scripted session then runs through a follower.
 
 conf_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$conf_dir/../.." && pwd)"
 server_pid=""
+member_pids=()
 work_dir="$(mktemp -d)"
 
 stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$server_pid" 2>/dev/null || true
-  fi
+  for pid in "${member_pids[@]+"${member_pids[@]}"}" $server_pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work_dir"
 }
 trap stop_server EXIT
 
+# A free TCP port on loopback (asked of the kernel).
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_ensemble() {
+  : "${KEEPER_BIN:=$repo_root/target/release/keeper}"
+  [ -x "$KEEPER_BIN" ] || { echo "KEEPER_BIN=$KEEPER_BIN is not executable" >&2; exit 2; }
+  local servers="" id client
+  for id in 1 2 3; do servers+="server.$id=127.0.0.1:$(free_port):$(free_port)"$'\n'; done
+  for id in 1 2 3; do
+    if [ "$id" = 1 ]; then client=$PORT; else client=$(free_port); fi
+    mkdir -p "$work_dir/m$id/data"
+    echo "$id" > "$work_dir/m$id/data/myid"
+    cat > "$work_dir/m$id/zoo.cfg" <<CFG
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=$work_dir/m$id/data
+clientPort=$client
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=*
+$servers
+${EXTRA_CFG:-}
+CFG
+    "$KEEPER_BIN" server "$work_dir/m$id/zoo.cfg" > "$work_dir/m$id/server.log" 2>&1 &
+    member_pids+=($!)
+  done
+  # Bounded wait: up to 30 s for server 1 to follow an elected leader.
+  for _ in $(seq 150); do
+    if printf srvr | nc -w 1 127.0.0.1 "$PORT" 2>/dev/null | grep -q '^Mode: follower'; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "keeper ensemble: server 1 (port $PORT) did not become a follower; its log:" >&2
+  tail -30 "$work_dir/m1/server.log" >&2
+  exit 2
+}
+
 start_server() {
+  if [ "${FOLLOWER:-0}" = 1 ]; then
+    [ "$MODE" = keeper ] || { echo "--follower runs keeper only" >&2; exit 2; }
+    start_ensemble
+    return 0
+  fi
   mkdir -p "$work_dir/data"
   cat > "$work_dir/zoo.cfg" <<CFG
 tickTime=2000

@@ -2,10 +2,12 @@
 # Scripted zkCli.sh (Debian zookeeper) against keeper (default) or Apache ZooKeeper
 # (--reference): create, ls, get -s, set, delete and a few errors; the normalised output
 # must equal tests/conformance/expected/zkcli.out, recorded from Apache ZooKeeper 3.8.
-#   tests/conformance/zkcli.sh [--reference] [--record]
+#   tests/conformance/zkcli.sh [--reference] [--record] [--follower]
+# --follower: through a follower of a 3-member keeper ensemble (same expected output).
 set -euo pipefail
 MODE=keeper; RECORD=0
-for a in "$@"; do case "$a" in --reference) MODE=reference ;; --record) RECORD=1; MODE=reference ;; *) echo "usage: $0 [--reference] [--record]" >&2; exit 2 ;; esac; done
+FOLLOWER=0
+for a in "$@"; do case "$a" in --reference) MODE=reference ;; --record) RECORD=1; MODE=reference ;; --follower) FOLLOWER=1 ;; *) echo "usage: $0 [--reference] [--record] [--follower]" >&2; exit 2 ;; esac; done
 PORT="${ZKCLI_PORT:-21810}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ZKCLI="${ZKCLI:-/usr/share/zookeeper/bin/zkCli.sh}"
