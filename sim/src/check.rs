@@ -160,8 +160,18 @@ pub fn session_order(history: &[Op]) -> Verdict {
 /// Liveness once faults have ended at `last_fault_ms`: every op still pending at the end was
 /// invoked less than `bound_ms` before it; every op completed within `bound_ms` of the later
 /// of its invocation and the last fault; and no op invoked `bound_ms` after the last fault
-/// failed with connection loss (by then the service must be reachable again).
-pub fn liveness(history: &[Op], last_fault_ms: u64, end_ms: u64, bound_ms: u64) -> Verdict {
+/// failed with connection loss (by then the service must be reachable again), unless it was
+/// sent to a server in `unreliable`: one that is down at the end of the run (a node whose
+/// recovery refused its damaged disk never comes back, by design), whose clients can only
+/// lose their connection and try another server, or any server while loss between servers
+/// never healed. The servers that are up must still serve.
+pub fn liveness(
+    history: &[Op],
+    last_fault_ms: u64,
+    end_ms: u64,
+    bound_ms: u64,
+    unreliable: &BTreeSet<u64>,
+) -> Verdict {
     let healed = |o: &Op| o.invoke_ms.max(last_fault_ms);
     let failure = history.iter().find_map(|o| match o.complete_ms {
         None if healed(o) + bound_ms <= end_ms => Some(format!(
@@ -172,10 +182,14 @@ pub fn liveness(history: &[Op], last_fault_ms: u64, end_ms: u64, bound_ms: u64) 
             "client {} {} xid {} invoked at {}ms took until {t}ms",
             o.client, o.kind, o.xid, o.invoke_ms
         )),
-        Some(_) if o.err == Some(CONNECTION_LOSS) && o.invoke_ms >= last_fault_ms + bound_ms => {
+        Some(_)
+            if o.err == Some(CONNECTION_LOSS)
+                && o.invoke_ms >= last_fault_ms + bound_ms
+                && !unreliable.contains(&o.node) =>
+        {
             Some(format!(
-                "client {} {} xid {} invoked at {}ms lost its connection after faults ended",
-                o.client, o.kind, o.xid, o.invoke_ms
+                "client {} {} xid {} invoked at {}ms on node {} lost its connection after faults ended",
+                o.client, o.kind, o.xid, o.invoke_ms, o.node
             ))
         }
         _ => None,

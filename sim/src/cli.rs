@@ -113,7 +113,9 @@ impl Source {
     }
     /// The scenario seed `seed` runs.
     pub fn scenario(&self, seed: u64) -> Scenario {
-        if self.random {
+        if self.random && self.path.is_none() {
+            random::scenario(&random::shape(&self.base, seed), seed)
+        } else if self.random {
             random::scenario(&self.base, seed)
         } else {
             self.base.clone()

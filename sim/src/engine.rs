@@ -624,7 +624,13 @@ impl Sim {
             check::recovery_matches_log(&self.recoveries),
             check::damage_never_applied(&self.recoveries),
             check::session_order(&self.history),
-            check::liveness(&self.history, last_fault, self.now, self.sc.expect.liveness_ms),
+            check::liveness(
+                &self.history,
+                last_fault,
+                self.now,
+                self.sc.expect.liveness_ms,
+                &self.unreliable_at_end(),
+            ),
         ];
         if self.sc.nodes > 1 {
             verdicts.extend(self.hist.verdicts());

@@ -19,6 +19,25 @@ use crate::scenario::{Action, Disk, Fault, Mix, Network, Scenario, Workload};
 
 /// The stream label for scenario generation, apart from the engine's own labels.
 const STREAM_RANDOM_SCENARIO: u64 = 100;
+/// The stream label for drawing a cluster shape (its own, so shapes do not move the rest).
+const STREAM_RANDOM_SHAPE: u64 = 101;
+
+/// Draws a cluster shape for `seed` on top of `base` (what `--random` without a scenario
+/// file runs): one run in six standalone, the rest an ensemble of 3 or 5 participants,
+/// half of them with one or two observers (ids after the participants).
+pub fn shape(base: &Scenario, seed: u64) -> Scenario {
+    let mut rng = stream(seed, STREAM_RANDOM_SHAPE, 0);
+    if coin(&mut rng, 6) {
+        return Scenario { nodes: 1, observers: Vec::new(), ..base.clone() };
+    }
+    let participants = if coin(&mut rng, 2) { 3 } else { 5 };
+    let observers = if coin(&mut rng, 2) { between(&mut rng, 1, 2) } else { 0 };
+    Scenario {
+        nodes: participants + observers,
+        observers: (participants + 1..=participants + observers).collect(),
+        ..base.clone()
+    }
+}
 /// At most this many drawn faults per run (each may expand into two or three entries).
 const MAX_FAULTS: u64 = 12;
 
@@ -34,7 +53,7 @@ pub fn scenario(base: &Scenario, seed: u64) -> Scenario {
         snap_count: if coin(&mut rng, 3) { Some(between(&mut rng, 10, 200)) } else { None },
         duration: format!("{duration_ms}ms"),
         clock_drift: drift(&mut rng, base.nodes),
-        workload: workload(&mut rng),
+        workload: workload(&mut rng, base.nodes > 1),
         disk: disk(&mut rng),
         network: network(&mut rng, base.nodes),
         faults: Vec::new(),
@@ -60,9 +79,13 @@ fn drift(rng: &mut ChaCha8Rng, nodes: u64) -> Vec<f64> {
     (0..nodes).map(|_| between(rng, 80, 125) as f64 / 100.0).collect()
 }
 
-fn workload(rng: &mut ChaCha8Rng) -> Workload {
+/// In an ensemble each session offers at most 100 ops/s: a session's reads wait behind its
+/// writes (FIFO order), so one session on a follower is served one commit round trip at a
+/// time whenever it alternates writes and reads, and a busier session is overload, which
+/// no liveness bound can be asked to hold.
+fn workload(rng: &mut ChaCha8Rng, ensemble: bool) -> Workload {
     // Log-uniform rate: as many quiet runs as busy ones.
-    let ops_per_sec = [10, 20, 50, 100, 200, 500][between(rng, 0, 5) as usize];
+    let ops_per_sec: u32 = [10, 20, 50, 100, 200, 500][between(rng, 0, 5) as usize];
     let mut w = || between(rng, 0, 20) as u32;
     let mut mix = Mix {
         create: w(),
@@ -78,7 +101,9 @@ fn workload(rng: &mut ChaCha8Rng) -> Workload {
     };
     mix.create = mix.create.max(1); // something to read, set and delete
     mix.get = mix.get.max(1);
-    Workload { clients: between(rng, 1, 8) as u32, ops_per_sec, mix }
+    let clients = between(rng, 1, 8) as u32;
+    let clients = if ensemble { clients.max(ops_per_sec.div_ceil(100)) } else { clients };
+    Workload { clients, ops_per_sec, mix }
 }
 
 fn disk(rng: &mut ChaCha8Rng) -> Disk {
@@ -186,9 +211,16 @@ fn faults_for(kind: Action, rng: &mut ChaCha8Rng, sc: &Scenario, at: u64, node: 
             let heal = Fault { ms: Some(calm), ..f(at + between(rng, 200, 3000), Action::Latency) };
             vec![spike, heal]
         }
+        // One time in three a bridge: one server left out of both groups reaches them all.
         Action::Partition => {
-            let (a, b) = split(rng, sc.nodes);
-            vec![Fault { groups: vec![a, b], ..f(at, Action::Partition) }, heal_within_3s(rng)]
+            let (mut a, mut b) = split(rng, sc.nodes);
+            if sc.nodes >= 3 && coin(rng, 3) {
+                let bridge = between(rng, 1, sc.nodes);
+                a.retain(|n| *n != bridge);
+                b.retain(|n| *n != bridge);
+            }
+            let groups = [a, b].into_iter().filter(|g| !g.is_empty()).collect();
+            vec![Fault { groups, ..f(at, Action::Partition) }, heal_within_3s(rng)]
         }
         Action::OneWay => {
             let (from, to) = split(rng, sc.nodes);
@@ -246,6 +278,8 @@ mod tests {
                 Scenario::parse(&sc.to_toml()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             assert_eq!(back, sc, "seed {seed}: TOML round trip");
             assert_eq!(scenario(&base, seed), sc, "seed {seed}: same seed, same scenario");
+            let shaped = scenario(&shape(&base, seed), seed);
+            assert!(Scenario::parse(&shaped.to_toml()).is_ok(), "seed {seed}: shaped is valid");
             assert!(sc.last_fault_end_ms() < sc.duration_ms(), "seed {seed}: faults end in time");
         }
     }
@@ -262,5 +296,24 @@ mod tests {
         }
         assert_eq!(seen.into_iter().collect::<Vec<_>>(), Action::ALL.to_vec());
         assert!(counts.contains(&0) && counts.len() > 10, "fault counts {counts:?}");
+    }
+
+    #[test]
+    fn shapes_cover_standalone_three_five_and_observers() {
+        let base = Scenario::default_scenario();
+        let shapes: std::collections::BTreeSet<(u64, usize)> =
+            (0..100).map(|seed| shape(&base, seed)).map(|s| (s.nodes, s.observers.len())).collect();
+        for want in [(1, 0), (3, 0), (5, 0), (4, 1), (5, 2), (6, 1), (7, 2)] {
+            assert!(shapes.contains(&want), "no {want:?} in {shapes:?}");
+        }
+        // A drawn ensemble's faults include bridge partitions (a server in no group).
+        let bridged = (0..400).any(|seed| {
+            let sc = scenario(&shape(&base, seed), seed);
+            sc.faults.iter().any(|f| {
+                f.action == Action::Partition
+                    && f.groups.iter().map(Vec::len).sum::<usize>() < sc.nodes as usize
+            })
+        });
+        assert!(bridged, "no bridge partition drawn");
     }
 }

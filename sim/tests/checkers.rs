@@ -1,6 +1,8 @@
 //! Each checker passes a correct history and fails a doctored one: a checker that cannot
 //! fail proves nothing. These need no node: they feed the checkers plain data.
 
+use std::collections::BTreeSet;
+
 use keeper_core::Zxid;
 use keeper_sim::check::{self, Op, Recovery, CONNECTION_LOSS};
 
@@ -84,19 +86,19 @@ fn session_order_ignores_ops_lost_with_the_connection() {
 #[test]
 fn liveness_passes_and_fails() {
     let h = good_history();
-    assert_eq!(check::liveness(&h, 0, 100, 50).failure, None);
+    assert_eq!(check::liveness(&h, 0, 100, 50, &none()).failure, None);
     // Pending since 10ms, 90ms before the end, with a 50ms bound.
     let mut stuck = good_history();
     stuck[0].complete_ms = None;
-    let f = check::liveness(&stuck, 0, 100, 50).failure.expect("a stuck op must fail");
+    let f = check::liveness(&stuck, 0, 100, 50, &none()).failure.expect("a stuck op must fail");
     assert!(f.contains("never completed"), "{f}");
     // Pending but invoked only 20ms before the end: still within the bound.
     stuck[0].invoke_ms = 80;
-    assert_eq!(check::liveness(&stuck, 0, 100, 50).failure, None);
+    assert_eq!(check::liveness(&stuck, 0, 100, 50, &none()).failure, None);
     // Completed, but 200ms after faults ended, with a 50ms bound.
     let mut slow = good_history();
     slow[3].complete_ms = Some(300);
-    let f = check::liveness(&slow, 50, 400, 50).failure.expect("a slow op must fail");
+    let f = check::liveness(&slow, 50, 400, 50, &none()).failure.expect("a slow op must fail");
     assert!(f.contains("took until 300ms"), "{f}");
 }
 
@@ -104,9 +106,23 @@ fn liveness_passes_and_fails() {
 fn liveness_fails_on_connection_loss_long_after_faults_end() {
     let mut h = good_history();
     h[3].err = Some(CONNECTION_LOSS);
-    assert_eq!(check::liveness(&h, 15, 100, 10).failure, None, "15+10 > 15: too early to judge");
-    let f = check::liveness(&h, 0, 100, 10).failure.expect("loss after healing must fail");
+    assert_eq!(
+        check::liveness(&h, 15, 100, 10, &none()).failure,
+        None,
+        "15+10 > 15: too early to judge"
+    );
+    let f = check::liveness(&h, 0, 100, 10, &none()).failure.expect("loss after healing must fail");
     assert!(f.contains("lost its connection"), "{f}");
+    // Unless that op went to a server that is down at the end (its disk refused recovery):
+    // its clients can only lose their connection; ops on the servers that are up must work.
+    let down: BTreeSet<u64> = [h[3].node].into();
+    assert_eq!(check::liveness(&h, 0, 100, 10, &down).failure, None);
+    let other: BTreeSet<u64> = [h[3].node + 1].into();
+    assert!(check::liveness(&h, 0, 100, 10, &other).failure.is_some(), "another server down");
+}
+
+fn none() -> BTreeSet<u64> {
+    BTreeSet::new()
 }
 
 /// The recovery checker fails when a restarted node's tree differs from a replay of its

@@ -258,6 +258,10 @@ impl Node {
                 ElectionOutput::Send { to, n } => self.send(to, PeerMsg::Vote(n)),
                 ElectionOutput::Decided { vote, state } => {
                     self.qm().vote = Some(vote);
+                    if state != PeerState::Leading {
+                        // Kept only for a node that comes to lead (start_leading replays them).
+                        self.qm().early_learners.clear();
+                    }
                     match state {
                         PeerState::Leading => self.start_leading(),
                         PeerState::Following => self.start_learning(vote.leader, false),

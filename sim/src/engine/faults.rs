@@ -34,11 +34,31 @@ impl Sim {
         self.nodes[node as usize - 1].disk.refused = Some(why.to_string());
     }
 
-    /// True when so many nodes end the run down because their recovery was refused that
-    /// no majority is left (for a standalone node: that one): liveness cannot be asked for.
+    /// True when so many participants end the run down because their recovery was refused
+    /// that no majority of participants is left (for a standalone node: that one):
+    /// liveness cannot be asked for. Observers do not count towards a quorum.
     pub(super) fn refused_quorum(&self) -> bool {
-        let refused =
-            self.nodes.iter().filter(|n| n.node.is_none() && n.disk.refused.is_some()).count();
-        refused > 0 && refused >= self.nodes.len().div_ceil(2)
+        let voters: Vec<u64> =
+            (1..=self.sc.nodes).filter(|n| !self.sc.observers.contains(n)).collect();
+        let refused = voters
+            .iter()
+            .filter(|n| {
+                let s = &self.nodes[**n as usize - 1];
+                s.node.is_none() && s.disk.refused.is_some()
+            })
+            .count();
+        refused > 0 && voters.len() - refused <= voters.len() / 2
+    }
+
+    /// The servers whose clients may still lose their connection after faults end: those
+    /// down when the run ends (crashed and not restarted, or refused by recovery), and all
+    /// of them while messages between servers are still being lost (a loss breaks a peer
+    /// connection; a follower that loses its leader closes its clients, as ZooKeeper's
+    /// does). Ops must still complete within the bound on the servers that serve.
+    pub(super) fn unreliable_at_end(&self) -> std::collections::BTreeSet<u64> {
+        if self.loss > 0.0 && self.sc.nodes > 1 {
+            return (1..=self.sc.nodes).collect();
+        }
+        (1..=self.sc.nodes).filter(|n| self.nodes[*n as usize - 1].node.is_none()).collect()
     }
 }
