@@ -24,10 +24,12 @@ use crate::client::{Client, ConnState};
 mod faults;
 mod peers;
 mod sessions;
+mod triggers;
 use crate::disk::Disk;
 use crate::history::Histories;
 use crate::scenario::{parse_duration_ms, Action, Scenario};
 use crate::trace::Trace;
+use triggers::Step;
 
 /// Virtual wall-clock epoch handed to nodes as `wall_ms` (2026-01-01T00:00:00Z).
 pub const VIRTUAL_EPOCH_MS: u64 = 1_767_225_600_000;
@@ -114,6 +116,8 @@ struct SimNode {
     /// Zxids appended in the current incarnation (for the zxid checker).
     appended: Vec<Zxid>,
     crashed_at: Option<u64>,
+    /// Writes not yet durable that `durable` triggers watch for, by persist seq.
+    marks: Vec<(PersistSeq, Step)>,
 }
 
 /// The result of one run.
@@ -171,6 +175,10 @@ pub struct Sim {
     elections_ms: Vec<u64>,
     /// The current loss rate between servers (network.loss, changed by `loss` faults).
     loss: f64,
+    /// Event-triggered faults and how far each has got.
+    armed: Vec<triggers::Armed>,
+    /// Triggered faults to run right after the current step: (fault index, emitting node).
+    fire_queue: Vec<(usize, u64)>,
 }
 
 /// Derives an independent stream for one concern (`label`, `index`) from the run seed.
@@ -205,6 +213,7 @@ impl Sim {
                 drift: sc.clock_drift.get(idx(i)).copied().unwrap_or(1.0),
                 appended: Vec::new(),
                 crashed_at: None,
+                marks: Vec::new(),
             })
             .collect();
         let clients = (0..sc.workload.clients)
@@ -241,6 +250,8 @@ impl Sim {
             leader_lost_at: (sc_nodes > 1).then_some(0),
             elections_ms: Vec::new(),
             loss: sc_loss,
+            armed: Vec::new(),
+            fire_queue: Vec::new(),
         }
     }
 
@@ -254,9 +265,12 @@ impl Sim {
             self.start_node(i, Recovered::default());
         }
         for (index, f) in self.sc.faults.clone().iter().enumerate() {
-            let at = parse_duration_ms(&f.at).expect("validated");
-            self.schedule(at, Event::Fault { index });
+            if f.on.is_none() {
+                let at = parse_duration_ms(&f.at).expect("validated");
+                self.schedule(at, Event::Fault { index });
+            }
         }
+        self.arm_triggers();
         for c in 0..self.sc.workload.clients {
             self.schedule(0, Event::ClientReconnect { client: c });
         }
@@ -268,6 +282,7 @@ impl Sim {
             let ev = self.events.remove(&seq).expect("every queued seq has an event");
             self.processed += 1;
             self.dispatch(ev);
+            self.fire_triggered();
         }
         self.now = end;
         self.finish()
@@ -292,25 +307,13 @@ impl Sim {
             }
             Event::ToClient { client, conn, out } => self.client_recv(client, conn, out),
             Event::FsyncDone { node, incarnation, up_to } => {
-                let n = &mut self.nodes[idx(node)];
-                if n.incarnation == incarnation && n.node.is_some() && n.disk.full {
-                    self.abort(node, "disk full: fsync failed");
-                } else if n.incarnation == incarnation && n.node.is_some() {
-                    let next = n.disk.fsync_done(up_to);
-                    if let Some((lat, seq)) = next {
-                        self.schedule(
-                            self.now + lat,
-                            Event::FsyncDone { node, incarnation, up_to: seq },
-                        );
-                    }
-                    self.deliver(node, Input::Persisted { up_to });
-                }
+                self.fsync_done(node, incarnation, up_to)
             }
             Event::ClientOp { client } => self.client_op(client),
             Event::ClientReconnect { client } => self.client_connect(client),
             Event::ConnectTimeout { client, conn } => self.connect_timeout(client, conn),
             Event::ClientPing { client, conn } => self.client_ping(client, conn),
-            Event::Fault { index } => self.fault(index),
+            Event::Fault { index } => self.fault_on(index, None),
             Event::Unpause { node } => {
                 let n = &mut self.nodes[idx(node)];
                 n.paused = false;
@@ -330,6 +333,34 @@ impl Sim {
             }
             Event::PeerDown { node, peer } => self.peer_down(node, peer),
             Event::DiskFullEnd { node } => self.nodes[idx(node)].disk.full = false,
+        }
+    }
+
+    /// An fsync finished: the next one starts, `durable` triggers fire (before the node
+    /// hears of it, so it cannot act on the write), and the node gets `Persisted`.
+    fn fsync_done(&mut self, node: u64, incarnation: u64, up_to: PersistSeq) {
+        let n = &mut self.nodes[idx(node)];
+        if n.incarnation != incarnation || n.node.is_none() {
+            return;
+        }
+        if n.disk.full {
+            return self.abort(node, "disk full: fsync failed");
+        }
+        if let Some((lat, seq)) = n.disk.fsync_done(up_to) {
+            self.schedule(self.now + lat, Event::FsyncDone { node, incarnation, up_to: seq });
+        }
+        let n = &mut self.nodes[idx(node)];
+        if !n.marks.is_empty() {
+            let split = n.marks.partition_point(|(s, _)| *s <= up_to);
+            let steps: Vec<(PersistSeq, Step)> = n.marks.drain(..split).collect();
+            for (_, step) in steps {
+                self.observed(step);
+            }
+            self.fire_triggered();
+        }
+        let n = &self.nodes[idx(node)];
+        if n.incarnation == incarnation && n.node.is_some() {
+            self.deliver(node, Input::Persisted { up_to });
         }
     }
 
@@ -423,6 +454,9 @@ impl Sim {
                 if let DurableWrite::Append(r) = &write {
                     n.appended.push(r.header.zxid);
                 }
+                if !self.armed.is_empty() {
+                    n.marks.push((seq, Step::durable(node, &write)));
+                }
                 if let Some(lat) = n.disk.write(seq, write) {
                     let inc = n.incarnation;
                     self.schedule(
@@ -442,8 +476,25 @@ impl Sim {
                 }
             }
             Output::Role(m) => self.modes[idx(node)] = m,
-            Output::Send { to, msg } => self.send_peer(node, to.0, msg),
-            Output::Event(e) => self.observe(node, e),
+            Output::Send { to, msg } => {
+                if !self.armed.is_empty() && self.observed(Step::message("send", node, to.0, &msg))
+                {
+                    self.trace.event(
+                        self.now,
+                        "drop",
+                        &format!("from={node} to={to} {}", msg.kind()),
+                    );
+                    self.break_link(node, to.0);
+                } else {
+                    self.send_peer(node, to.0, msg)
+                }
+            }
+            Output::Event(e) => {
+                if !self.armed.is_empty() {
+                    self.observed(Step::protocol(node, &e));
+                }
+                self.observe(node, e)
+            }
         }
     }
 
@@ -488,10 +539,12 @@ impl Sim {
         }
     }
 
-    fn fault(&mut self, index: usize) {
+    /// Runs fault `index`; `emitter` is the node whose event fired it, if a trigger did.
+    fn fault_on(&mut self, index: usize, emitter: Option<u64>) {
         let mut f = self.sc.faults[index].clone();
         if let Some(role) = &f.role {
-            match self.resolve_role(role) {
+            let resolved = if role == "trigger" { emitter } else { self.resolve_role(role) };
+            match resolved {
                 Some(n) => f.node = n,
                 None => {
                     self.trace.event(self.now, "fault", &format!("{:?} no {role}", f.action));
@@ -519,6 +572,7 @@ impl Sim {
             }
             Action::Corrupt => self.corrupt(f.node, f.record),
             Action::DiskFull => self.disk_full(f.node, dur.unwrap_or(0)),
+            Action::Drop => {} // applied to the message when its trigger fired
         }
     }
 
@@ -531,6 +585,7 @@ impl Sim {
         n.paused = false;
         n.stalled.clear();
         n.crashed_at = Some(now);
+        n.marks.clear();
         let lost = n.disk.crash();
         self.logs.push((id, std::mem::take(&mut n.appended)));
         self.trace.event(now, "crash", &format!("node={id} unsynced_lost={lost}"));
@@ -599,16 +654,7 @@ impl Sim {
         for (i, n) in self.nodes.iter_mut().enumerate() {
             self.logs.push((i as u64 + 1, std::mem::take(&mut n.appended)));
         }
-        let last_fault = self
-            .sc
-            .faults
-            .iter()
-            .map(|f| {
-                let at = parse_duration_ms(&f.at).expect("validated");
-                at + f.duration.as_deref().map_or(0, |d| parse_duration_ms(d).expect("validated"))
-            })
-            .max()
-            .unwrap_or(0);
+        let last_fault = self.fault_ends().into_iter().max().unwrap_or(0);
         // A node that refused to start is a fault that never heals: nothing to judge.
         let last_fault = if self.refused_quorum() { self.now } else { last_fault };
         if self.sc.nodes > 1 {

@@ -15,7 +15,7 @@ use rand_chacha::rand_core::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::engine::{between, stream};
-use crate::scenario::{Action, Disk, Fault, Mix, Network, Scenario, Workload};
+use crate::scenario::{Action, Disk, Fault, Mix, Network, Scenario, Trigger, Workload};
 
 /// The stream label for scenario generation, apart from the engine's own labels.
 const STREAM_RANDOM_SCENARIO: u64 = 100;
@@ -146,6 +146,16 @@ fn faults(rng: &mut ChaCha8Rng, sc: &Scenario, duration_ms: u64) -> Vec<Fault> {
         let node = between(rng, 1, sc.nodes);
         out.extend(faults_for(kind, rng, sc, at, node));
     }
+    // At most one crash fires on an event (it may fire after the restarts drawn with it,
+    // and two such could leave no majority for the rest of the run).
+    let mut triggered = 0;
+    for f in out.iter_mut().filter(|f| f.action == Action::Crash && f.on.is_some()) {
+        triggered += 1;
+        if triggered > 1 {
+            f.on = None;
+            f.role = Some("leader".into());
+        }
+    }
     // Stable: entries drawn together at the same instant keep their order.
     out.sort_by_key(Fault::at_ms);
     out
@@ -170,6 +180,7 @@ fn faults_for(kind: Action, rng: &mut ChaCha8Rng, sc: &Scenario, at: u64, node: 
         duration: None,
         ms: None,
         record: None,
+        on: None,
     };
     let lasting = |at: u64, action: Action, for_ms: u64| Fault {
         duration: Some(format!("{for_ms}ms")),
@@ -185,12 +196,28 @@ fn faults_for(kind: Action, rng: &mut ChaCha8Rng, sc: &Scenario, at: u64, node: 
     };
     let heal_within_3s = |rng: &mut ChaCha8Rng| f(at + between(rng, 200, 3000), Action::Heal);
     match kind {
+        // In an ensemble one crash in four fires on a protocol step of a random server
+        // instead of at a time (that server crashes), and every server restarts later.
+        Action::Crash if ensemble && coin(rng, 4) => {
+            let on = protocol_step(rng, sc.nodes, false);
+            let crash =
+                Fault { on: Some(on), role: Some("trigger".into()), ..f(at, Action::Crash) };
+            let back = at + between(rng, 1000, 4000);
+            let mut out = vec![crash];
+            out.extend((1..=sc.nodes).map(|n| Fault { node: n, ..f(back, Action::Restart) }));
+            out
+        }
         Action::Crash => {
             let back = at + between(rng, 0, 3000);
             let mut out = vec![by_role(f(at, Action::Crash))];
             out.extend(restart_all(back));
             out
         }
+        // Lose one message of a drawn kind (a standalone node has no peers: nothing).
+        Action::Drop if ensemble => {
+            vec![Fault { on: Some(protocol_step(rng, sc.nodes, true)), ..f(at, Action::Drop) }]
+        }
+        Action::Drop => Vec::new(),
         // A bounce: crash and restart at the same instant.
         Action::Restart => {
             let mut out = vec![by_role(f(at, Action::Crash))];
@@ -251,6 +278,45 @@ fn faults_for(kind: Action, rng: &mut ChaCha8Rng, sc: &Scenario, at: u64, node: 
     }
 }
 
+/// A protocol step to trigger on: a message sent (for a drop, always a message), a write
+/// becoming durable, or a leader establishing itself; counted 1 to 10 times.
+fn protocol_step(rng: &mut ChaCha8Rng, nodes: u64, message: bool) -> Trigger {
+    const MSGS: [&str; 10] = [
+        "proposal",
+        "commit",
+        "ack",
+        "newleader",
+        "leaderinfo",
+        "ackepoch",
+        "uptodate",
+        "diff",
+        "inform",
+        "learnerinfo",
+    ];
+    const WRITES: [&str; 4] = ["append", "accepted_epoch", "current_epoch", "truncate"];
+    let node = coin(rng, 2).then(|| between(rng, 1, nodes));
+    let count = Some(between(rng, 1, 10));
+    let kind = if message { 0 } else { between(rng, 0, 2) };
+    match kind {
+        0 => Trigger {
+            event: "send".into(),
+            node,
+            msg: Some(MSGS[between(rng, 0, MSGS.len() as u64 - 1) as usize].into()),
+            peer: coin(rng, 2).then(|| between(rng, 1, nodes)),
+            count,
+            ..Trigger::default()
+        },
+        1 => Trigger {
+            event: "durable".into(),
+            node,
+            write: Some(WRITES[between(rng, 0, WRITES.len() as u64 - 1) as usize].into()),
+            count,
+            ..Trigger::default()
+        },
+        _ => Trigger { event: "established".into(), node, count: Some(1), ..Trigger::default() },
+    }
+}
+
 /// Splits nodes 1..=n into two groups, each non-empty when n > 1 (with n = 1 the second is).
 fn split(rng: &mut ChaCha8Rng, n: u64) -> (Vec<u64>, Vec<u64>) {
     let mut ids: Vec<u64> = (1..=n).collect();
@@ -286,7 +352,8 @@ mod tests {
 
     #[test]
     fn every_fault_kind_is_drawn_and_rates_vary() {
-        let base = Scenario::default_scenario();
+        // An ensemble: a standalone node has no messages to drop.
+        let base = Scenario { nodes: 3, ..Scenario::default_scenario() };
         let mut seen = std::collections::BTreeSet::new();
         let mut counts = std::collections::BTreeSet::new();
         for seed in 0..200 {

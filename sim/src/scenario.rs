@@ -116,6 +116,8 @@ pub struct Network {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
+    /// When the fault fires; for an event-triggered fault, when its trigger is armed.
+    #[serde(default = "zero_ms")]
     pub at: String,
     pub action: Action,
     #[serde(default = "one")]
@@ -147,6 +149,138 @@ pub struct Fault {
     /// (1 = the newest); unset draws one from the disk's stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<u64>,
+    /// Fire on a protocol event instead of at a time: the first matching event at or after
+    /// `at` (or its `count`-th) fires the fault right after the step that caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Trigger>,
+}
+
+/// A protocol event that fires a fault (docs/scenarios.md, "Event-triggered faults").
+/// Every key but `event` narrows the match; unset keys match anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// One of `Trigger::EVENTS`.
+    pub event: String,
+    /// The server the event happens on (any server if unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u64>,
+    /// For `send` / `receive`: the peer message kind (`proposal`, `commit`, `ack`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    /// For `send`: the recipient; for `receive`: the sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<u64>,
+    /// For `durable`: which write became durable (`append`, `snapshot`, `truncate`,
+    /// `accepted_epoch`, `current_epoch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<String>,
+    /// The zxid the event carries, as `"EPOCH:COUNTER"` (e.g. `"1:3"`) or hex `"0x100000003"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zxid: Option<String>,
+    /// The epoch the event carries (established, accepted/current epoch, LEADERINFO,
+    /// NEWLEADER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
+    /// Fire on this many-th match (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+impl Trigger {
+    /// The events a trigger can name.
+    pub const EVENTS: [&'static str; 9] = [
+        "send",
+        "receive",
+        "durable",
+        "established",
+        "committed",
+        "applied",
+        "snapped",
+        "recovered",
+        "looking",
+    ];
+    /// The message kinds `msg` can name (`PeerMsg::kind`).
+    pub const MSGS: [&'static str; 16] = [
+        "vote",
+        "learnerinfo",
+        "leaderinfo",
+        "ackepoch",
+        "diff",
+        "snap",
+        "proposal",
+        "commit",
+        "inform",
+        "newleader",
+        "ack",
+        "uptodate",
+        "ping",
+        "pong",
+        "forward",
+        "synced",
+    ];
+    /// The writes `write` can name.
+    pub const WRITES: [&'static str; 5] =
+        ["append", "snapshot", "truncate", "accepted_epoch", "current_epoch"];
+
+    /// The zxid to match, parsed.
+    pub fn zxid_value(&self) -> Option<keeper_core::Zxid> {
+        self.zxid.as_deref().map(|z| parse_zxid(z).expect("validated"))
+    }
+
+    fn validate(&self, nodes: u64) -> Result<(), String> {
+        if !Self::EVENTS.contains(&self.event.as_str()) {
+            return Err(format!(
+                "unknown event {:?} (known: {})",
+                self.event,
+                Self::EVENTS.join(", ")
+            ));
+        }
+        let is_msg = matches!(self.event.as_str(), "send" | "receive");
+        if let Some(m) = &self.msg {
+            if !is_msg || !Self::MSGS.contains(&m.as_str()) {
+                return Err(format!(
+                    "msg {m:?}: needs event send or receive and one of {}",
+                    Self::MSGS.join(", ")
+                ));
+            }
+        }
+        if self.peer.is_some() && !is_msg {
+            return Err("peer: only for event send or receive".into());
+        }
+        if let Some(w) = &self.write {
+            if self.event != "durable" || !Self::WRITES.contains(&w.as_str()) {
+                return Err(format!(
+                    "write {w:?}: needs event durable and one of {}",
+                    Self::WRITES.join(", ")
+                ));
+            }
+        }
+        for n in self.node.iter().chain(&self.peer) {
+            if *n == 0 || *n > nodes {
+                return Err(format!("no node {n}"));
+            }
+        }
+        if let Some(z) = &self.zxid {
+            parse_zxid(z)?;
+        }
+        if self.count == Some(0) {
+            return Err("count counts from 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parses a zxid written as `"EPOCH:COUNTER"` or as hex `"0x..."`.
+pub fn parse_zxid(text: &str) -> Result<keeper_core::Zxid, String> {
+    let bad = || format!("bad zxid {text:?} (write \"1:3\" or \"0x100000003\")");
+    if let Some((e, c)) = text.split_once(':') {
+        let e: u32 = e.trim().parse().map_err(|_| bad())?;
+        let c: u32 = c.trim().parse().map_err(|_| bad())?;
+        return Ok(keeper_core::Zxid::new(e, c));
+    }
+    let hex = text.trim().strip_prefix("0x").ok_or_else(bad)?;
+    u64::from_str_radix(hex, 16).map(keeper_core::Zxid).map_err(|_| bad())
 }
 
 /// What a fault does. `Action::ALL` lists every kind, so that tools which draw or shrink
@@ -174,11 +308,14 @@ pub enum Action {
     /// The node's disk refuses writes for `duration`: its next fsync fails and, as the
     /// real storage does on a failed write, the node aborts (a crash).
     DiskFull,
+    /// Lose the message a `send` or `receive` trigger matched; as any loss, it breaks that
+    /// connection (TCP has no gaps).
+    Drop,
 }
 
 impl Action {
     /// Every fault kind, in declaration order.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Crash,
         Action::Restart,
         Action::Pause,
@@ -191,6 +328,7 @@ impl Action {
         Action::Loss,
         Action::Corrupt,
         Action::DiskFull,
+        Action::Drop,
     ];
     /// True for kinds that last for the fault's `duration` (which is then required).
     pub fn has_duration(self) -> bool {
@@ -204,7 +342,8 @@ impl Action {
             | Action::Isolate
             | Action::Heal
             | Action::Loss
-            | Action::Corrupt => false,
+            | Action::Corrupt
+            | Action::Drop => false,
         }
     }
 }
@@ -238,6 +377,9 @@ impl Default for Expect {
     }
 }
 
+fn zero_ms() -> String {
+    "0ms".into()
+}
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -329,7 +471,7 @@ impl Scenario {
                 return Err(format!("fault at {}: loss needs a rate in [0, 1)", f.at));
             }
             if let Some(r) = &f.role {
-                if !matches!(r.as_str(), "leader" | "follower" | "looking") {
+                if !matches!(r.as_str(), "leader" | "follower" | "looking" | "trigger") {
                     return Err(format!("fault at {}: unknown role {r:?}", f.at));
                 }
             }
@@ -344,6 +486,20 @@ impl Scenario {
             }
             if f.record == Some(0) {
                 return Err(format!("fault at {}: record counts from 1 (the newest)", f.at));
+            }
+            if let Some(t) = &f.on {
+                t.validate(self.nodes).map_err(|e| format!("fault at {}: on: {e}", f.at))?;
+            }
+            let drops_message =
+                f.on.as_ref().is_some_and(|t| matches!(t.event.as_str(), "send" | "receive"));
+            if f.action == Action::Drop && !drops_message {
+                return Err(format!(
+                    "fault at {}: drop needs on = {{ event = \"send\" or \"receive\", .. }}",
+                    f.at
+                ));
+            }
+            if f.role.as_deref() == Some("trigger") && f.on.is_none() {
+                return Err(format!("fault at {}: role \"trigger\" needs an `on` event", f.at));
             }
         }
         Ok(())

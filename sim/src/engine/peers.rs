@@ -64,6 +64,13 @@ impl Sim {
         if current != Some(generation) || self.nodes[idx(to)].node.is_none() {
             return;
         }
+        if !self.armed.is_empty()
+            && self.observed(super::triggers::Step::message("receive", to, from, &msg))
+        {
+            self.trace.event(self.now, "drop", &format!("from={from} to={to} {}", msg.kind()));
+            self.break_link(from, to);
+            return;
+        }
         self.deliver(to, Input::Peer { from: ServerId(from), msg });
     }
 
