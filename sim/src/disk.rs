@@ -195,14 +195,21 @@ impl Disk {
 
     /// Every durable log record, oldest first (the simulated disk never purges), for
     /// checking a recovery against a replay from nothing; `None` when the node's state
-    /// came from another server's snapshot (a truncation happened), which no replay of
-    /// its own log can rebuild.
+    /// came from another server's snapshot, which no replay of its own log can rebuild: a
+    /// truncation happened, or a snapshot is labelled with a zxid the node never logged
+    /// itself (a SNAP whose truncation was not yet durable when the node crashed; a
+    /// snapshot at a zxid the node did log holds what its log up to there holds).
     pub fn all_appends(&self) -> Option<Vec<keeper_core::txn::TxnRecord>> {
-        let mut out = Vec::new();
+        let mut out: Vec<keeper_core::txn::TxnRecord> = Vec::new();
         for w in self.durable.iter().chain(self.synced.iter().map(|(_, w)| w)) {
             match w {
                 DurableWrite::Append(r) => out.push(r.clone()),
                 DurableWrite::Truncate { .. } => return None,
+                DurableWrite::Snapshot { zxid, .. }
+                    if *zxid != Zxid::ZERO && !out.iter().any(|r| r.header.zxid == *zxid) =>
+                {
+                    return None
+                }
                 _ => {}
             }
         }

@@ -171,6 +171,10 @@ pub struct Trigger {
     /// For `send`: the recipient; for `receive`: the sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<u64>,
+    /// For a `proposal` or `inform` sent or received, or an `append` made durable: the
+    /// transaction's kind (`Trigger::TXNS`), e.g. `close_session`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<String>,
     /// For `durable`: which write became durable (`append`, `snapshot`, `truncate`,
     /// `accepted_epoch`, `current_epoch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,6 +223,18 @@ impl Trigger {
         "forward",
         "synced",
     ];
+    /// The transaction kinds `txn` can name.
+    pub const TXNS: [&'static str; 9] = [
+        "create_session",
+        "close_session",
+        "create",
+        "delete",
+        "set_data",
+        "set_acl",
+        "check",
+        "error",
+        "multi",
+    ];
     /// The writes `write` can name.
     pub const WRITES: [&'static str; 5] =
         ["append", "snapshot", "truncate", "accepted_epoch", "current_epoch"];
@@ -242,6 +258,16 @@ impl Trigger {
                 return Err(format!(
                     "msg {m:?}: needs event send or receive and one of {}",
                     Self::MSGS.join(", ")
+                ));
+            }
+        }
+        if let Some(t) = &self.txn {
+            if !matches!(self.event.as_str(), "send" | "receive" | "durable")
+                || !Self::TXNS.contains(&t.as_str())
+            {
+                return Err(format!(
+                    "txn {t:?}: needs event send, receive or durable and one of {}",
+                    Self::TXNS.join(", ")
                 ));
             }
         }

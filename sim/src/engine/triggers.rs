@@ -13,6 +13,7 @@
 
 use keeper_core::output::{DurableWrite, ProtocolEvent};
 use keeper_core::peer::PeerMsg;
+use keeper_core::txn::Txn;
 use keeper_core::Zxid;
 
 use super::Sim;
@@ -26,6 +27,7 @@ pub(super) struct Step {
     pub(super) msg: Option<&'static str>,
     pub(super) peer: Option<u64>,
     pub(super) write: Option<&'static str>,
+    pub(super) txn: Option<&'static str>,
     pub(super) zxid: Option<Zxid>,
     pub(super) epoch: Option<u32>,
 }
@@ -61,7 +63,11 @@ impl Step {
                 (None, None)
             }
         };
-        Step { event, node, msg: Some(msg.kind()), peer: Some(peer), zxid, epoch, write: None }
+        let txn = match msg {
+            PeerMsg::Proposal(r) | PeerMsg::Inform(r) => Some(txn_kind(&r.txn)),
+            _ => None,
+        };
+        Step { event, node, msg: Some(msg.kind()), peer: Some(peer), zxid, epoch, write: None, txn }
     }
 
     /// The step of `node`'s `write` becoming durable.
@@ -73,7 +79,11 @@ impl Step {
             DurableWrite::AcceptedEpoch(e) => ("accepted_epoch", None, Some(*e)),
             DurableWrite::CurrentEpoch(e) => ("current_epoch", None, Some(*e)),
         };
-        Step { event: "durable", node, write: Some(w), zxid, epoch, ..Step::default() }
+        let txn = match write {
+            DurableWrite::Append(r) => Some(txn_kind(&r.txn)),
+            _ => None,
+        };
+        Step { event: "durable", node, write: Some(w), zxid, epoch, txn, ..Step::default() }
     }
 
     /// The step a core `ProtocolEvent` of `node` is.
@@ -87,6 +97,21 @@ impl Step {
             ProtocolEvent::Looking { last_zxid } => ("looking", Some(last_zxid), None),
         };
         Step { event, node, zxid, epoch, ..Step::default() }
+    }
+}
+
+/// A transaction's kind as triggers name it (`Trigger::TXNS`).
+fn txn_kind(txn: &Txn) -> &'static str {
+    match txn {
+        Txn::CreateSession { .. } => "create_session",
+        Txn::CloseSession => "close_session",
+        Txn::Create { .. } => "create",
+        Txn::Delete { .. } => "delete",
+        Txn::SetData { .. } => "set_data",
+        Txn::SetAcl { .. } => "set_acl",
+        Txn::Check { .. } => "check",
+        Txn::Error { .. } => "error",
+        Txn::Multi(_) => "multi",
     }
 }
 
@@ -120,6 +145,7 @@ impl Sim {
                 && t.msg.as_deref().is_none_or(|m| Some(m) == step.msg)
                 && t.peer.is_none_or(|p| Some(p) == step.peer)
                 && t.write.as_deref().is_none_or(|w| Some(w) == step.write)
+                && t.txn.as_deref().is_none_or(|x| Some(x) == step.txn)
                 && t.zxid_value().is_none_or(|z| Some(z) == step.zxid)
                 && t.epoch.is_none_or(|e| Some(e) == step.epoch);
             if !hit {
