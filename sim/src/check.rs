@@ -197,5 +197,44 @@ pub fn liveness(
     Verdict { name: "liveness", failure }
 }
 
+/// What one session received, in arrival order: a reply (header zxid) or a watch event:
+/// the zxid of the transaction that fired it, or, when setWatches fired it on a new
+/// connection (`rewatch`), the server's state at re-registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    Reply { session: i64, zxid: Zxid },
+    Watch { session: i64, zxid: Zxid, rewatch: bool },
+}
+
+/// A watch event reaches a client before the data that fired it: no session receives the
+/// event for a transaction after it has already received a reply reflecting a state that
+/// includes that transaction (a reply whose zxid is at or past it). ZooKeeper sends the
+/// notification ahead of anything that follows the change on the connection; on another
+/// server the watch is re-registered with the last zxid the client saw, and any event that
+/// fires then reports the server's state, which the client may have seen exactly (so only
+/// a reply past it counts) and comes before the first reply there.
+pub fn watch_order(seen: &[Seen]) -> Verdict {
+    let mut newest = std::collections::BTreeMap::<i64, Zxid>::new();
+    let mut failure = None;
+    for s in seen {
+        match *s {
+            Seen::Reply { session, zxid } => {
+                let n = newest.entry(session).or_insert(zxid);
+                *n = (*n).max(zxid);
+            }
+            Seen::Watch { session, zxid, rewatch } => {
+                let seen_it = |n: &&Zxid| **n > zxid || (**n == zxid && !rewatch);
+                if let Some(n) = newest.get(&session).filter(seen_it) {
+                    failure = Some(format!(
+                        "session {session:#x}: watch event for {zxid} arrived after a reply at {n}"
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    Verdict { name: "watch-order", failure }
+}
+
 /// Wire code of ConnectionLoss, recorded for ops cut off by a closed connection.
 pub const CONNECTION_LOSS: i32 = -4;

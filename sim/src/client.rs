@@ -33,6 +33,9 @@ pub struct Client {
     pub pending: BTreeMap<i32, usize>,
     /// Paths with a data watch held (re-registered by setWatches on reconnect).
     pub watches: Vec<String>,
+    /// True from sending setWatches on a new connection until its reply: events then
+    /// report the server's state at re-registration, not one transaction.
+    pub rewatching: bool,
     /// Index of the pending connect op in the history.
     pub connect_op: Option<usize>,
     /// The session timeout the server granted (0 before the first handshake).
@@ -51,6 +54,7 @@ impl Client {
             last_zxid: Zxid::ZERO,
             pending: BTreeMap::new(),
             watches: Vec::new(),
+            rewatching: false,
             connect_op: None,
             timeout_ms: 0,
         }

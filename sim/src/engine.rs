@@ -175,6 +175,8 @@ pub struct Sim {
     elections_ms: Vec<u64>,
     /// The current loss rate between servers (network.loss, changed by `loss` faults).
     loss: f64,
+    /// What each session received, in order, for the watch-order checker.
+    seen: Vec<check::Seen>,
     /// Event-triggered faults and how far each has got.
     armed: Vec<triggers::Armed>,
     /// Triggered faults to run right after the current step: (fault index, emitting node).
@@ -250,6 +252,7 @@ impl Sim {
             leader_lost_at: (sc_nodes > 1).then_some(0),
             elections_ms: Vec::new(),
             loss: sc_loss,
+            seen: Vec::new(),
             armed: Vec::new(),
             fire_queue: Vec::new(),
         }
@@ -670,6 +673,7 @@ impl Sim {
             check::recovery_matches_log(&self.recoveries),
             check::damage_never_applied(&self.recoveries),
             check::session_order(&self.history),
+            check::watch_order(&self.seen),
             check::liveness(
                 &self.history,
                 last_fault,

@@ -151,3 +151,32 @@ fn damage_never_applied_can_fail() {
     let f = damage_never_applied(&[r]).failure.expect("a damaged record was applied");
     assert!(f.contains("damaged records [0x2]"), "{f}");
 }
+
+/// The watch-order checker fails when a session receives the event for a transaction after
+/// a reply that already reflected it, and allows a re-registration event at the state the
+/// client had seen (setWatches reports the server's current state).
+#[test]
+fn watch_order_passes_and_fails() {
+    use check::Seen;
+    let (s, z) = (7, Zxid);
+    let good = [
+        Seen::Reply { session: s, zxid: z(4) },
+        Seen::Watch { session: s, zxid: z(5), rewatch: false },
+        Seen::Reply { session: s, zxid: z(5) },
+        Seen::Reply { session: 8, zxid: z(9) }, // another session's view does not count
+        Seen::Watch { session: s, zxid: z(6), rewatch: false },
+        Seen::Watch { session: s, zxid: z(5), rewatch: true },
+    ];
+    assert_eq!(check::watch_order(&good).failure, None);
+    let late = [
+        Seen::Reply { session: s, zxid: z(5) },
+        Seen::Watch { session: s, zxid: z(5), rewatch: false },
+    ];
+    let f = check::watch_order(&late).failure.expect("the event came after its data");
+    assert!(f.contains("arrived after a reply"), "{f}");
+    let stale = [
+        Seen::Reply { session: s, zxid: z(6) },
+        Seen::Watch { session: s, zxid: z(5), rewatch: true },
+    ];
+    assert!(check::watch_order(&stale).failure.is_some(), "a re-registration behind the client");
+}

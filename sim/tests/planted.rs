@@ -118,3 +118,51 @@ fn shrink_refuses_a_passing_run() {
     let err = keeper_sim::shrink::shrink(&Scenario::default_scenario(), 1, None, 10).unwrap_err();
     assert!(err.contains("does not fail"), "{err}");
 }
+
+/// Loads a scenario from the library and plants `bug` in it.
+fn planted(file: &str, bug: &str) -> (Scenario, Scenario) {
+    let path = format!("{}/../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+    let clean = Scenario::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut sc = clean.clone();
+    sc.planted = vec![bug.into()];
+    (clean, sc)
+}
+
+/// Vote ignores zxid: every vote claims zxid 0 (and the leader skips the ACKEPOCH check
+/// that no learner is ahead of it), so among nodes of one epoch the highest id leads. In
+/// lagging-high-id node 4 misses writes committed in the same epoch and then must help
+/// elect; leading, it truncates the others' committed writes. Seed 1 catches it.
+#[test]
+fn the_swarm_finds_vote_ignores_zxid() {
+    let (clean, sc) = planted("lagging-high-id.toml", "vote-ignores-zxid");
+    assert_eq!(first_failure(&clean, "committed-survives", 3), None, "the real node passes");
+    assert_eq!(first_failure(&sc, "committed-survives", 3), Some(1));
+}
+
+/// Skip truncate: a leader answers a learner with a divergent suffix by DIFF from the last
+/// common zxid (ZOOKEEPER-1154's bug), so the deposed leader keeps records no one else has.
+/// The isolated-leader scenario and the ZOOKEEPER-1154 re-creation catch it on seed 1.
+#[test]
+fn the_swarm_finds_skip_truncate() {
+    for file in ["isolated-leader.toml", "zk-1154-diff-instead-of-trunc.toml"] {
+        let (clean, sc) = planted(file, "skip-truncate");
+        assert_eq!(
+            first_failure(&clean, "histories-agree", 3),
+            None,
+            "{file}: the real node passes"
+        );
+        assert_eq!(first_failure(&sc, "histories-agree", 3), Some(1), "{file}");
+    }
+}
+
+/// Watch after data: a watch event leaves behind the next reply, so a client sees the
+/// data that fired it first. The default scenario (clients that set data watches and
+/// change the same paths) catches it on seed 1 with the watch-order checker.
+#[test]
+fn the_swarm_finds_watch_after_data() {
+    let clean = Scenario::default_scenario();
+    assert_eq!(first_failure(&clean, "watch-order", 5), None, "the real node passes");
+    let mut sc = clean;
+    sc.planted = vec!["watch-after-data".into()];
+    assert_eq!(first_failure(&sc, "watch-order", 3), Some(1));
+}

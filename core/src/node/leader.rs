@@ -150,7 +150,11 @@ impl Node {
                 }
                 link.stage = Stage::AckedEpoch { last_zxid };
                 let prior = self.leader_ref().prior;
-                if (current_epoch, last_zxid) > prior && self.leader_ref().current_seq.is_none() {
+                let trusting = self.config.planted.votes_ignore_zxid(); // a planted bug
+                if (current_epoch, last_zxid) > prior
+                    && self.leader_ref().current_seq.is_none()
+                    && !trusting
+                {
                     // A learner has newer history than the leader: this election was wrong.
                     self.go_looking();
                     return;
@@ -238,7 +242,14 @@ impl Node {
         let epoch = self.leader_ref().epoch.expect("decided");
         let q = self.q();
         let zxids: Vec<Zxid> = q.window.iter().map(|r| r.header.zxid).collect();
-        match plan(last_zxid, q.window_start, &zxids) {
+        let planned = match plan(last_zxid, q.window_start, &zxids) {
+            // Planted bug `skip-truncate`: DIFF across the learner's divergent suffix.
+            SyncPlan::TruncThenDiff { to } if self.config.planted.skips_truncate() => {
+                SyncPlan::Diff { after: to }
+            }
+            p => p,
+        };
+        match planned {
             SyncPlan::Diff { after } => {
                 let recs: Vec<TxnRecord> =
                     q.window.iter().filter(|r| r.header.zxid > after).cloned().collect();

@@ -143,6 +143,8 @@ pub struct Node {
     last_append_seq: u64,
     durable_seq: u64,
     held: VecDeque<Held>,
+    /// Watch events held back behind the next reply (planted bug `watch-after-data`).
+    late_watches: Vec<Output>,
     ready: VecDeque<Output>,
     txns_since_snapshot: u64,
     snapshot_after: u64,
@@ -224,6 +226,7 @@ impl Node {
             last_append_seq: 0,
             durable_seq: 0,
             held: VecDeque::new(),
+            late_watches: Vec::new(),
             ready: VecDeque::new(),
             txns_since_snapshot: 0,
             snapshot_after: 0,
@@ -421,6 +424,23 @@ impl Node {
 
     /// Queues a client-visible output behind every log append emitted so far.
     fn emit(&mut self, output: Output, arrived_ms: Option<u64>) {
+        if self.config.planted.watches_after_data() {
+            match output {
+                Output::Watch { .. } => return self.late_watches.push(output),
+                Output::Reply { .. } => {
+                    self.emit_now(output, arrived_ms);
+                    for w in std::mem::take(&mut self.late_watches) {
+                        self.emit_now(w, None);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.emit_now(output, arrived_ms)
+    }
+
+    fn emit_now(&mut self, output: Output, arrived_ms: Option<u64>) {
         let skip = self.config.planted.replies_skip_disk();
         let durable = self.durable_seq >= self.last_append_seq || skip;
         let zxid = if skip { Zxid::ZERO } else { self.last_zxid };

@@ -154,7 +154,10 @@ impl Node {
         q.role = Role::Looking;
         q.vote = None;
         q.early_learners.clear();
-        let outs = q.election.start(last, epoch);
+        // Planted bug `vote-ignores-zxid`: every vote claims zxid 0.
+        let claim = if self.config.planted.votes_ignore_zxid() { Zxid::ZERO } else { last };
+        let q = self.qm();
+        let outs = q.election.start(claim, epoch);
         self.event(ProtocolEvent::Looking { last_zxid: last });
         self.set_mode(Mode::Looking);
         self.election_outputs(outs);

@@ -9,7 +9,7 @@ use keeper_core::proto::{ConnectRequest, Request};
 use keeper_core::{ConnId, Input, Output, SessionId, Xid};
 
 use super::{between, Event, Sim, RECONNECT_MS, VIRTUAL_EPOCH_MS};
-use crate::check::{Op, CONNECTION_LOSS};
+use crate::check::{Op, Seen, CONNECTION_LOSS};
 use crate::client::ConnState;
 
 impl Sim {
@@ -175,6 +175,7 @@ impl Sim {
                 c.passwd = resp.passwd.clone();
                 c.timeout_ms = resp.timeout_ms;
                 c.state = ConnState::Up { conn, node };
+                c.rewatching = !c.watches.is_empty();
                 if !c.watches.is_empty() {
                     let req = Request::SetWatches {
                         relative_zxid: c.last_zxid,
@@ -200,6 +201,12 @@ impl Sim {
                 if zxid > c.last_zxid {
                     c.last_zxid = zxid;
                 }
+                if xid == Xid::SET_WATCHES {
+                    c.rewatching = false;
+                }
+                if xid.0 >= 0 && c.session != 0 {
+                    self.seen.push(Seen::Reply { session: c.session, zxid });
+                }
                 if let Some(i) = c.pending.remove(&xid.0) {
                     let h = &mut self.history[i];
                     h.complete_ms = Some(now);
@@ -209,7 +216,11 @@ impl Sim {
                     self.trace.event(now, "done", &done);
                 }
             }
-            Output::Watch { event, .. } => c.watches.retain(|p| *p != event.path),
+            Output::Watch { event, zxid, .. } => {
+                c.watches.retain(|p| *p != event.path);
+                let rewatch = c.rewatching;
+                self.seen.push(Seen::Watch { session: c.session, zxid, rewatch });
+            }
             Output::Close { .. } => {
                 c.state = ConnState::Down;
                 self.conns.remove(&conn);
