@@ -436,7 +436,7 @@ impl Sim {
             return;
         }
         if !matches!(input, Input::Tick { .. }) {
-            self.trace.event(self.now, "in", &format!("node={node} {input:?}"));
+            self.trace.event_args(self.now, "in", format_args!("node={node} {input:?}"));
         }
         let mut outs = Vec::new();
         let core = n.node.as_mut().expect("checked above");
@@ -450,7 +450,7 @@ impl Sim {
     }
 
     fn route(&mut self, node: u64, out: Output) {
-        self.trace.event(self.now, "out", &format!("node={node} {out}"));
+        self.trace.event_args(self.now, "out", format_args!("node={node} {out}"));
         match out {
             Output::Persist { seq, write } => {
                 let n = &mut self.nodes[idx(node)];

@@ -521,7 +521,7 @@ impl Node {
             .zip(self.held.iter().skip(1))
             .all(|(a, b)| a.wait_for <= b.wait_for));
         debug_assert!(
-            self.tree.ephemeral_sessions().iter().all(|(s, _)| self.sessions.get(*s).is_some()),
+            self.tree.ephemeral_owners().all(|s| self.sessions.get(s).is_some()),
             "every ephemeral's owner is a live session"
         );
     }

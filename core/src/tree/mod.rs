@@ -183,7 +183,14 @@ pub struct DataTree {
     last_zxid: Zxid,
     digest: u64,
     data_size: u64,
+    /// Applies since the last full invariant check (debug builds: see `apply`).
+    unchecked: u32,
 }
+
+/// Debug builds check the whole tree after every this-many-th apply (and around the changed
+/// paths after every apply). A broken link or a drifted digest persists, so a full check
+/// that comes a few applies late still catches it, at a sixty-fourth of the cost.
+const FULL_CHECK_EVERY: u32 = 64;
 
 impl DataTree {
     /// The initial tree: `/`, `/zookeeper`, `/zookeeper/quota`, `/zookeeper/config`
@@ -277,7 +284,14 @@ impl DataTree {
             }
             t => self.apply_one(t, zxid, time, &mut changes),
         };
-        debug_assert!(self.check_invariants());
+        if cfg!(debug_assertions) {
+            debug_assert!(self.check_changed(&changes));
+            self.unchecked += 1;
+            if self.unchecked >= FULL_CHECK_EVERY {
+                self.unchecked = 0;
+                debug_assert!(self.check_invariants());
+            }
+        }
         Applied { result, changes }
     }
     /// The session's ephemeral paths, sorted.
@@ -287,6 +301,10 @@ impl DataTree {
     /// Every session owning ephemerals, by id, with its sorted paths.
     pub fn ephemeral_sessions(&self) -> Vec<(SessionId, Vec<String>)> {
         self.ephemerals.iter().map(|(s, p)| (*s, p.iter().cloned().collect())).collect()
+    }
+    /// The sessions that own ephemeral nodes, without copying their paths.
+    pub fn ephemeral_owners(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.ephemerals.keys().copied()
     }
     /// Number of ephemeral nodes.
     pub fn ephemeral_count(&self) -> usize {
@@ -509,7 +527,31 @@ impl DataTree {
         }
     }
 
-    /// O(n) consistency check, run under debug assertions after every apply on small trees.
+    /// The links around each changed path hold: a node that exists is listed by its parent
+    /// and its children exist; a deleted one is not listed. Cheap enough for every apply.
+    fn check_changed(&self, changes: &[Change]) -> bool {
+        for c in changes {
+            let (Change::Created(p) | Change::Deleted(p) | Change::DataChanged(p)) = c;
+            let listed =
+                self.nodes.get(path::parent(p)).map(|n| n.children.contains(path::name(p)));
+            match self.nodes.get(p) {
+                Some(n) => {
+                    assert!(p == "/" || listed == Some(true), "{p} not in parent");
+                    for child in &n.children {
+                        assert!(
+                            self.nodes.contains_key(&path::join(p, child)),
+                            "{p}/{child} missing"
+                        );
+                    }
+                }
+                None => assert!(listed != Some(true), "deleted {p} still in parent"),
+            }
+        }
+        true
+    }
+
+    /// O(n) consistency check, run under debug assertions after every
+    /// `FULL_CHECK_EVERY`-th apply on small trees.
     fn check_invariants(&self) -> bool {
         // Bounded so that long simulations with debug assertions stay linear-ish.
         if self.nodes.len() > 4096 {
