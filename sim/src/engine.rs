@@ -113,7 +113,8 @@ struct SimNode {
     disk: Disk,
     /// Tick rate multiplier for clock drift (1.0 = exact).
     drift: f64,
-    /// Zxids appended in the current incarnation (for the zxid checker).
+    /// Zxids appended in the current incarnation, less any a truncation removed (for the
+    /// zxid checker).
     appended: Vec<Zxid>,
     crashed_at: Option<u64>,
     /// Writes not yet durable that `durable` triggers watch for, by persist seq.
@@ -454,8 +455,13 @@ impl Sim {
         match out {
             Output::Persist { seq, write } => {
                 let n = &mut self.nodes[idx(node)];
-                if let DurableWrite::Append(r) = &write {
-                    n.appended.push(r.header.zxid);
+                match &write {
+                    DurableWrite::Append(r) => n.appended.push(r.header.zxid),
+                    // A truncated suffix is gone: the log may grow past `to` again (seed 1749
+                    // of the random swarm: a would-be leader truncated uncommitted 8:4..8:7,
+                    // and the next leader, which had them, sent them back).
+                    DurableWrite::Truncate { to } => n.appended.retain(|z| z <= to),
+                    _ => {}
                 }
                 if !self.armed.is_empty() {
                     n.marks.push((seq, Step::durable(node, &write)));
@@ -658,8 +664,8 @@ impl Sim {
             self.logs.push((i as u64 + 1, std::mem::take(&mut n.appended)));
         }
         let last_fault = self.fault_ends().into_iter().max().unwrap_or(0);
-        // A node that refused to start is a fault that never heals: nothing to judge.
-        let last_fault = if self.refused_quorum() { self.now } else { last_fault };
+        // Servers left down without a quorum are a fault that never heals: nothing to judge.
+        let last_fault = if self.quorum_down() { self.now } else { last_fault };
         if self.sc.nodes > 1 {
             for op in &self.history {
                 if let (true, Some(0), Some(z)) = (op.is_write, op.err, op.zxid) {

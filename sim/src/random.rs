@@ -79,11 +79,13 @@ fn drift(rng: &mut ChaCha8Rng, nodes: u64) -> Vec<f64> {
     (0..nodes).map(|_| between(rng, 80, 125) as f64 / 100.0).collect()
 }
 
-/// In an ensemble each session offers at most 100 ops/s: a session's reads wait behind its
-/// writes (FIFO order), so one session on a follower is served one commit round trip at a
-/// time whenever it alternates writes and reads, and a busier session is overload, which
-/// no liveness bound can be asked to hold.
+/// In an ensemble each session offers at most 40 ops/s: a session's reads wait behind its
+/// writes (FIFO order), so one session on a follower or observer is served one commit
+/// round trip at a time whenever it alternates writes and reads (seed 83 of the random
+/// swarm: a single session at 100 ops/s on a follower fell further behind every second),
+/// and a busier session is overload, which no liveness bound can be asked to hold.
 fn workload(rng: &mut ChaCha8Rng, ensemble: bool) -> Workload {
+    const PER_SESSION: u32 = 40;
     // Log-uniform rate: as many quiet runs as busy ones.
     let ops_per_sec: u32 = [10, 20, 50, 100, 200, 500][between(rng, 0, 5) as usize];
     let mut w = || between(rng, 0, 20) as u32;
@@ -102,7 +104,7 @@ fn workload(rng: &mut ChaCha8Rng, ensemble: bool) -> Workload {
     mix.create = mix.create.max(1); // something to read, set and delete
     mix.get = mix.get.max(1);
     let clients = between(rng, 1, 8) as u32;
-    let clients = if ensemble { clients.max(ops_per_sec.div_ceil(100)) } else { clients };
+    let clients = if ensemble { clients.max(ops_per_sec.div_ceil(PER_SESSION)) } else { clients };
     Workload { clients, ops_per_sec, mix }
 }
 
