@@ -437,7 +437,14 @@ impl Sim {
             return;
         }
         if !matches!(input, Input::Tick { .. }) {
-            self.trace.event_args(self.now, "in", format_args!("node={node} {input:?}"));
+            match &input {
+                Input::Peer { from, msg } => self.trace.event_args(
+                    self.now,
+                    "in",
+                    format_args!("node={node} peer from={from} {}", triggers::Brief(msg)),
+                ),
+                _ => self.trace.event_args(self.now, "in", format_args!("node={node} {input:?}")),
+            }
         }
         let mut outs = Vec::new();
         let core = n.node.as_mut().expect("checked above");
@@ -451,7 +458,23 @@ impl Sim {
     }
 
     fn route(&mut self, node: u64, out: Output) {
-        self.trace.event_args(self.now, "out", format_args!("node={node} {out}"));
+        match &out {
+            Output::Send { to, msg } => self.trace.event_args(
+                self.now,
+                "out",
+                format_args!("node={node} send to={to} {}", triggers::Brief(msg)),
+            ),
+            Output::Persist { seq, write: DurableWrite::Append(r) } => self.trace.event_args(
+                self.now,
+                "out",
+                format_args!(
+                    "node={node} persist seq={seq} append {} {}",
+                    r.header.zxid,
+                    triggers::txn_kind(&r.txn)
+                ),
+            ),
+            _ => self.trace.event_args(self.now, "out", format_args!("node={node} {out}")),
+        }
         match out {
             Output::Persist { seq, write } => {
                 let n = &mut self.nodes[idx(node)];
@@ -664,8 +687,8 @@ impl Sim {
             self.logs.push((i as u64 + 1, std::mem::take(&mut n.appended)));
         }
         let last_fault = self.fault_ends().into_iter().max().unwrap_or(0);
-        // Servers left down without a quorum are a fault that never heals: nothing to judge.
-        let last_fault = if self.quorum_down() { self.now } else { last_fault };
+        // A node that refused to start is a fault that never heals: nothing to judge.
+        let last_fault = if self.refused_quorum() { self.now } else { last_fault };
         if self.sc.nodes > 1 {
             for op in &self.history {
                 if let (true, Some(0), Some(z)) = (op.is_write, op.err, op.zxid) {

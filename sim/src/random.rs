@@ -148,8 +148,8 @@ fn faults(rng: &mut ChaCha8Rng, sc: &Scenario, duration_ms: u64) -> Vec<Fault> {
         let node = between(rng, 1, sc.nodes);
         out.extend(faults_for(kind, rng, sc, at, node));
     }
-    // At most one crash fires on an event (it may fire after the restarts drawn with it,
-    // and two such could leave no majority for the rest of the run).
+    // At most one crash fires on an event (two firing close together could leave no
+    // majority while both are down).
     let mut triggered = 0;
     for f in out.iter_mut().filter(|f| f.action == Action::Crash && f.on.is_some()) {
         triggered += 1;
@@ -200,11 +200,13 @@ fn faults_for(kind: Action, rng: &mut ChaCha8Rng, sc: &Scenario, at: u64, node: 
     match kind {
         // In an ensemble one crash in four fires on a protocol step of a random server
         // instead of at a time (that server crashes), and every server restarts later.
+        // It is armed for 1.5s; every server restarts after that, so it always heals.
         Action::Crash if ensemble && coin(rng, 4) => {
-            let on = protocol_step(rng, sc.nodes, false);
+            let until = Some(format!("{}ms", at + 1500));
+            let on = Trigger { until, ..protocol_step(rng, sc.nodes, false) };
             let crash =
                 Fault { on: Some(on), role: Some("trigger".into()), ..f(at, Action::Crash) };
-            let back = at + between(rng, 1000, 4000);
+            let back = at + between(rng, 1501, 4000);
             let mut out = vec![crash];
             out.extend((1..=sc.nodes).map(|n| Fault { node: n, ..f(back, Action::Restart) }));
             out
@@ -349,6 +351,13 @@ mod tests {
             let shaped = scenario(&shape(&base, seed), seed);
             assert!(Scenario::parse(&shaped.to_toml()).is_ok(), "seed {seed}: shaped is valid");
             assert!(sc.last_fault_end_ms() < sc.duration_ms(), "seed {seed}: faults end in time");
+            // A triggered crash is disarmed before the restarts drawn with it.
+            let shaped = scenario(&shape(&base, seed), seed);
+            for f in shaped.faults.iter().filter(|f| f.action == Action::Crash && f.on.is_some()) {
+                let until = f.on.as_ref().unwrap().until_ms();
+                let mut restarts = shaped.faults.iter().filter(|r| r.action == Action::Restart);
+                assert!(restarts.any(|r| r.at_ms() > until), "seed {seed}: no restart after");
+            }
         }
     }
 

@@ -189,6 +189,9 @@ pub struct Trigger {
     /// Fire on this many-th match (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// Disarm the trigger after this instant (a duration like `at`); unset: to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 impl Trigger {
@@ -239,6 +242,10 @@ impl Trigger {
     pub const WRITES: [&'static str; 5] =
         ["append", "snapshot", "truncate", "accepted_epoch", "current_epoch"];
 
+    /// When the trigger is disarmed, in ms (`u64::MAX` when it never is).
+    pub fn until_ms(&self) -> u64 {
+        self.until.as_deref().map_or(u64::MAX, |u| parse_duration_ms(u).expect("validated"))
+    }
     /// The zxid to match, parsed.
     pub fn zxid_value(&self) -> Option<keeper_core::Zxid> {
         self.zxid.as_deref().map(|z| parse_zxid(z).expect("validated"))
@@ -292,6 +299,9 @@ impl Trigger {
         }
         if self.count == Some(0) {
             return Err("count counts from 1".into());
+        }
+        if let Some(u) = &self.until {
+            parse_duration_ms(u)?;
         }
         Ok(())
     }

@@ -110,7 +110,7 @@ fn count(trace: &str, needle: &str) -> usize {
 fn bounce_keeps_one_clock() {
     for trace in passing("bounce") {
         assert_eq!(count(&trace, "\"k\":\"start\""), 4, "started once and restarted three times");
-        assert_eq!(count(&trace, "CloseSession"), 0, "a session expired");
+        assert_eq!(closes(&trace), 0, "a session expired");
     }
 }
 
@@ -159,7 +159,7 @@ fn disk_full_aborts_and_recovers() {
 #[test]
 fn clock_drift_within_the_ping_margin_expires_no_session() {
     for trace in passing("clock-drift-fast") {
-        assert_eq!(count(&trace, "CloseSession"), 0);
+        assert_eq!(closes(&trace), 0);
     }
 }
 
@@ -177,7 +177,7 @@ fn reconnects_reregister_watches() {
 #[test]
 fn pause_past_session_timeout_expires_no_session() {
     for trace in passing("pause-past-session-timeout") {
-        assert_eq!(count(&trace, "CloseSession"), 0);
+        assert_eq!(closes(&trace), 0);
         assert_eq!(count(&trace, "\"k\":\"unpause\""), 1);
     }
 }
@@ -186,7 +186,13 @@ fn pause_past_session_timeout_expires_no_session() {
 #[test]
 fn network_stall_expires_sessions() {
     for trace in passing("session-expiry-network-stall") {
-        assert!(count(&trace, "CloseSession") >= 1, "no session expired");
+        assert!(closes(&trace) >= 1, "no session expired");
         assert!(count(&trace, "err=-112") >= 1, "no client was told SessionExpired");
     }
+}
+
+/// closeSession transactions in a trace (an appended one prints its kind `close_session`;
+/// any other mention, as a request, prints `CloseSession`).
+fn closes(trace: &str) -> usize {
+    count(trace, "close_session") + count(trace, "CloseSession")
 }

@@ -73,7 +73,8 @@ on = { event = "send", msg = "commit", zxid = "1:40" }
     // Exactly one COMMIT of 1:40 went out (to the other follower); the connection to the
     // one that lost it broke: it hears PeerDown afterwards (the connection is made again),
     // and the ensemble recovers (every checker passes).
-    let got = lines.iter().filter(|l| l.contains("msg: Commit(0x100000028)"));
+    let got =
+        lines.iter().filter(|l| l.contains(" peer from=") && l.contains("Commit(0x100000028)"));
     assert_eq!(got.count(), 1, "one of the two COMMITs of 1:40 arrives");
     let at = lines.iter().position(|l| l.contains("\"k\":\"drop\"")).unwrap();
     let down = format!("node={to} PeerDown");

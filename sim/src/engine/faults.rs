@@ -3,8 +3,8 @@
 //! checksum catches, abort on a failed write, as the real storage does.
 //!
 //! Invariant: a node whose recovery was refused stays down for the rest of the run (the
-//! damage is permanent); when that, or crashes never followed by a restart, leave no
-//! majority of participants up, the run judges no liveness (the fault never healed).
+//! damage is permanent); when that leaves no majority of participants up, the run judges
+//! no liveness (the fault never healed).
 
 use super::{Event, Sim};
 
@@ -34,15 +34,21 @@ impl Sim {
         self.nodes[node as usize - 1].disk.refused = Some(why.to_string());
     }
 
-    /// True when so many participants end the run down (a recovery refused, or a crash
-    /// with no restart after it, as a crash fired by an event after its drawn restarts can
-    /// be) that no majority of participants is up (for a standalone node: it is down):
-    /// the fault never healed and liveness cannot be asked for. Observers do not count.
-    pub(super) fn quorum_down(&self) -> bool {
+    /// True when so many participants end the run down because their recovery was refused
+    /// that no majority of participants is left (for a standalone node: that one):
+    /// liveness cannot be asked for. Observers do not count towards a quorum. (A crash the
+    /// scenario never restarts is not excused: liveness reports it.)
+    pub(super) fn refused_quorum(&self) -> bool {
         let voters: Vec<u64> =
             (1..=self.sc.nodes).filter(|n| !self.sc.observers.contains(n)).collect();
-        let down = voters.iter().filter(|n| self.nodes[**n as usize - 1].node.is_none()).count();
-        down > 0 && voters.len() - down <= voters.len() / 2
+        let refused = voters
+            .iter()
+            .filter(|n| {
+                let s = &self.nodes[**n as usize - 1];
+                s.node.is_none() && s.disk.refused.is_some()
+            })
+            .count();
+        refused > 0 && voters.len() - refused <= voters.len() / 2
     }
 
     /// The servers whose clients may still lose their connection after faults end: those

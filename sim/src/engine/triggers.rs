@@ -100,8 +100,34 @@ impl Step {
     }
 }
 
+/// A peer message as the trace prints it: its kind and the fields the protocol turns on
+/// (zxids, epochs, votes, the transaction's session, cxid and kind), not payloads. A
+/// payload's effect still reaches the trace hash through the tree digest of every
+/// `Applied` event; printing it in full cost over half of a run's time.
+pub(super) struct Brief<'a>(pub(super) &'a PeerMsg);
+
+impl std::fmt::Display for Brief<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.0.kind();
+        match self.0 {
+            PeerMsg::Proposal(r) | PeerMsg::Inform(r) => {
+                let h = &r.header;
+                write!(f, "{kind} {} {} {} {}", h.zxid, h.session, h.cxid, txn_kind(&r.txn))
+            }
+            PeerMsg::Vote(n) => write!(
+                f,
+                "{kind} {:?} leader={} zxid={} epoch={} round={}",
+                n.state, n.vote.leader, n.vote.zxid, n.vote.peer_epoch, n.election_epoch
+            ),
+            PeerMsg::Snap { zxid, image } => write!(f, "{kind} {zxid} ({} bytes)", image.len()),
+            PeerMsg::Forward(_) | PeerMsg::Pong { .. } => write!(f, "{:?}", self.0),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
 /// A transaction's kind as triggers name it (`Trigger::TXNS`).
-fn txn_kind(txn: &Txn) -> &'static str {
+pub(super) fn txn_kind(txn: &Txn) -> &'static str {
     match txn {
         Txn::CreateSession { .. } => "create_session",
         Txn::CloseSession => "close_session",
@@ -140,6 +166,9 @@ impl Sim {
             }
             let f = &self.sc.faults[a.index];
             let t = f.on.as_ref().expect("armed faults have triggers");
+            if self.now > t.until_ms() {
+                continue;
+            }
             let hit = t.event == step.event
                 && t.node.is_none_or(|n| n == step.node)
                 && t.msg.as_deref().is_none_or(|m| Some(m) == step.msg)
