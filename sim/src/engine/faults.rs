@@ -52,14 +52,23 @@ impl Sim {
     }
 
     /// The servers whose clients may still lose their connection after faults end: those
-    /// down when the run ends (crashed and not restarted, or refused by recovery), and all
-    /// of them while messages between servers are still being lost (a loss breaks a peer
-    /// connection; a follower that loses its leader closes its clients, as ZooKeeper's
-    /// does). Ops must still complete within the bound on the servers that serve.
+    /// down when the run ends (crashed and not restarted, or refused by recovery) while a
+    /// majority of participants is up to serve instead (with no majority up nothing is
+    /// excused: the service is down), and all of them while messages between servers are
+    /// still being lost (a loss breaks a peer connection; a follower that loses its leader
+    /// closes its clients, as ZooKeeper's does). Ops must still complete within the bound.
     pub(super) fn unreliable_at_end(&self) -> std::collections::BTreeSet<u64> {
         if self.loss > 0.0 && self.sc.nodes > 1 {
             return (1..=self.sc.nodes).collect();
         }
-        (1..=self.sc.nodes).filter(|n| self.nodes[*n as usize - 1].node.is_none()).collect()
+        let down: std::collections::BTreeSet<u64> =
+            (1..=self.sc.nodes).filter(|n| self.nodes[*n as usize - 1].node.is_none()).collect();
+        let voters = (1..=self.sc.nodes).filter(|n| !self.sc.observers.contains(n)).count();
+        let voters_down = down.iter().filter(|n| !self.sc.observers.contains(n)).count();
+        if voters - voters_down > voters / 2 {
+            down
+        } else {
+            Default::default()
+        }
     }
 }
