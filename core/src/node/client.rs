@@ -88,6 +88,10 @@ impl Node {
         }
         c.received += 1;
         self.stats.packets_received += 1;
+        if self.read_only() {
+            self.read_only_connect(conn, req);
+            return;
+        }
         if !self.serving() {
             // Not serving (looking for a leader, or syncing): ZooKeeper drops the client.
             self.close_conn(conn);
@@ -218,6 +222,10 @@ impl Node {
         let timeout_ms = self.conns[&conn].timeout_ms;
         let deadline = self.deadline_for(timeout_ms);
         self.sessions.touch(session, deadline);
+        if self.read_only() {
+            self.read_only_request(conn, xid, session, req, wall_ms);
+            return;
+        }
         if !self.makes_txns() {
             self.learner_touch(session);
             // A learner answers a connection in order: nothing overtakes a request that is

@@ -22,6 +22,8 @@ struct Cluster {
     wire: VecDeque<(u64, u64, PeerMsg)>,
     /// Client-visible outputs per node.
     seen: Vec<Vec<Output>>,
+    /// Applied to every node's configuration on start.
+    tweak: fn(&mut Config),
 }
 
 fn config(id: u64) -> Config {
@@ -38,6 +40,7 @@ impl Cluster {
             disks: vec![Vec::new(); 3],
             wire: VecDeque::new(),
             seen: vec![Vec::new(); 3],
+            tweak: |_| {},
         };
         for id in up {
             c.start(*id);
@@ -55,7 +58,9 @@ impl Cluster {
                 .collect(),
             ..Recovered::default()
         };
-        self.nodes[id as usize - 1] = Some(Node::new(config(id), recovered, id));
+        let mut cfg = config(id);
+        (self.tweak)(&mut cfg);
+        self.nodes[id as usize - 1] = Some(Node::new(cfg, recovered, id));
         self.drain(id);
     }
     fn node(&self, id: u64) -> &Node {
@@ -168,6 +173,9 @@ impl Cluster {
         self.node(id).tree().get(path).is_some()
     }
 }
+
+#[cfg(test)]
+mod read_only_tests;
 
 #[test]
 fn three_nodes_elect_the_highest_id_and_a_followers_client_writes_through_the_leader() {

@@ -48,6 +48,9 @@ impl Node {
             "wchc" => self.wchc(),
             "wchp" => self.wchp(),
             "dump" => self.dump(),
+            "isro" if self.read_only() => "ro".to_string(),
+            // ZooKeeper prints null when no server runs (LOOKING, not read-only).
+            "isro" if !self.serving() => "null".to_string(),
             "isro" => "rw".to_string(),
             "dirs" => "datadir_size: 0\nlogdir_size: 0\n".to_string(),
             "crst" => {

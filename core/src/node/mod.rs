@@ -23,6 +23,7 @@ mod four_letter;
 mod leader;
 mod learner;
 mod quorum;
+mod read_only;
 mod writes;
 
 pub use admin::{ConnectionView, ExpiryBucket, ServerView, WatchSummary, NO_ZXID};

@@ -54,6 +54,8 @@ pub(super) struct Quorum {
     /// servers' ticks are not aligned). Replayed if this node then leads; dropped when the
     /// sender's connection breaks or a new LOOKING period starts.
     pub(super) early_learners: BTreeMap<ServerId, PeerMsg>,
+    /// Read-only mode (see `read_only.rs`).
+    pub(super) ro: super::read_only::ReadOnly,
 }
 
 impl Quorum {
@@ -72,6 +74,7 @@ impl Quorum {
             window: VecDeque::new(),
             window_start: Zxid::ZERO,
             early_learners: BTreeMap::new(),
+            ro: Default::default(),
         }
     }
 
@@ -160,6 +163,7 @@ impl Node {
         let outs = q.election.start(claim, epoch);
         self.event(ProtocolEvent::Looking { last_zxid: last });
         self.set_mode(Mode::Looking);
+        self.read_only_arm();
         self.election_outputs(outs);
     }
 
@@ -182,7 +186,7 @@ impl Node {
     }
 
     /// Closes every client connection at once, dropping held outputs and local waits.
-    fn drop_clients(&mut self) {
+    pub(super) fn drop_clients(&mut self) {
         self.held.clear();
         let conns: Vec<_> = self.conns.keys().copied().collect();
         for conn in conns {
@@ -205,6 +209,7 @@ impl Node {
             Role::Looking => {
                 let outs = self.qm().election.on_tick();
                 self.election_outputs(outs);
+                self.read_only_tick();
             }
             Role::Leading(_) => self.leader_tick(),
             Role::Learning(_) => self.learner_tick(),
@@ -260,6 +265,7 @@ impl Node {
             match o {
                 ElectionOutput::Send { to, n } => self.send(to, PeerMsg::Vote(n)),
                 ElectionOutput::Decided { vote, state } => {
+                    self.read_only_leave();
                     self.qm().vote = Some(vote);
                     if state != PeerState::Leading {
                         // Kept only for a node that comes to lead (start_leading replays them).
