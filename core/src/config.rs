@@ -4,7 +4,10 @@
 //! in the simulator. All durations that the core counts are in ticks or derive from
 //! `tick_ms`; client-facing milliseconds stay in ms until a request is decoded.
 
+use std::collections::BTreeMap;
+
 use crate::ids::ServerId;
+use crate::zoocfg::ServerLine;
 
 /// A node's validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +75,8 @@ pub struct Config {
 
 /// The members of a replicated ensemble and Zab's time limits.
 ///
-/// Invariant: `participants` is non-empty, sorted and disjoint from `observers`.
+/// Invariant: `participants` is non-empty, sorted and disjoint from `observers`; every id
+/// in `servers` is a participant or an observer, with the matching role.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ensemble {
     /// Voting members (server ids), sorted.
@@ -85,6 +89,12 @@ pub struct Ensemble {
     pub sync_limit_ticks: u64,
     /// Election timing, in ticks.
     pub election: crate::election::Timing,
+    /// The members' addresses as their `server.N` lines give them (may be empty in
+    /// scripted tests and the simulator, which need no addresses).
+    pub servers: BTreeMap<ServerId, ServerLine>,
+    /// The configuration's version: 0 for the one in zoo.cfg, then the zxid of the
+    /// reconfig transaction that made it (ZooKeeper's `QuorumVerifier` version).
+    pub version: u64,
 }
 
 impl Ensemble {
@@ -115,7 +125,83 @@ impl Ensemble {
                 resend_min_ticks: ticks(200),
                 resend_max_ticks: ticks(2000).max(ticks(200)),
             },
+            servers: BTreeMap::new(),
+            version: 0,
         }
+    }
+    /// The ensemble zoo.cfg's `server.N` lines describe (roles from the lines).
+    pub fn from_servers(servers: &BTreeMap<u64, ServerLine>, tick_ms: u64) -> Ensemble {
+        let ids = |obs: bool| {
+            servers.iter().filter(move |(_, l)| l.observer == obs).map(|(id, _)| ServerId(*id))
+        };
+        let mut e = Ensemble::new(ids(false), ids(true), tick_ms);
+        e.servers = servers.iter().map(|(id, l)| (ServerId(*id), l.clone())).collect();
+        e
+    }
+    /// True when `id` is a participant or an observer.
+    pub fn is_member(&self, id: ServerId) -> bool {
+        self.participants.contains(&id) || self.observers.contains(&id)
+    }
+    /// The text of `/zookeeper/config` and of `zoo.cfg.dynamic.<version>`: one
+    /// `server.N=host:quorumPort:electionPort:role[;clientAddr:clientPort]` line per
+    /// member in id order, then `version=<hex>` (ZooKeeper's `QuorumMaj.toString`). A
+    /// member without a known address is shown at 127.0.0.1 with port 0.
+    pub fn config_text(&self) -> String {
+        let mut out = String::new();
+        let mut ids: Vec<ServerId> =
+            self.participants.iter().chain(self.observers.iter()).copied().collect();
+        ids.sort();
+        for id in ids {
+            let observer = self.observers.contains(&id);
+            let line = self.servers.get(&id).cloned().unwrap_or(ServerLine {
+                host: "127.0.0.1".into(),
+                quorum_port: 0,
+                election_port: 0,
+                observer,
+                client_address: None,
+                client_port: None,
+            });
+            let role = if observer { "observer" } else { "participant" };
+            out.push_str(&format!(
+                "server.{}={}:{}:{}:{role}",
+                id.0, line.host, line.quorum_port, line.election_port
+            ));
+            if let Some(port) = line.client_port {
+                let addr = line.client_address.as_deref().unwrap_or("0.0.0.0");
+                out.push_str(&format!(";{addr}:{port}"));
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!("version={:x}", self.version));
+        out
+    }
+    /// This ensemble with its members and version replaced by those `text` (as
+    /// [`Ensemble::config_text`] writes it) describes; limits and timing are kept.
+    pub fn with_config_text(&self, text: &str) -> Result<Ensemble, String> {
+        let mut servers = BTreeMap::new();
+        let mut version = None;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let (key, value) = line.split_once('=').ok_or_else(|| format!("bad line {line:?}"))?;
+            if key == "version" {
+                let v = u64::from_str_radix(value, 16).map_err(|_| format!("bad {line:?}"))?;
+                version = Some(v);
+            } else if let Some(id) = key.strip_prefix("server.") {
+                let id: u64 = id.parse().map_err(|_| format!("bad server id in {line:?}"))?;
+                let spec = crate::zoocfg::parse_server_spec(value).map_err(|e| e.message)?;
+                servers.insert(id, spec);
+            } else {
+                return Err(format!("unknown key in {line:?}"));
+            }
+        }
+        if !servers.values().any(|l| !l.observer) {
+            return Err("no participant".into());
+        }
+        let mut e = Ensemble::from_servers(&servers, 1);
+        e.init_limit_ticks = self.init_limit_ticks;
+        e.sync_limit_ticks = self.sync_limit_ticks;
+        e.election = self.election;
+        e.version = version.unwrap_or(0);
+        Ok(e)
     }
     /// The voting view of this configuration.
     pub fn view(&self) -> crate::election::QuorumView {

@@ -90,6 +90,11 @@ pub enum ProtocolEvent {
     Committed { zxid: Zxid },
     /// The node left its role and is looking for a leader.
     Looking { last_zxid: Zxid },
+    /// The node's active configuration changed to the one with this version (the zxid
+    /// of its reconfig transaction). The driver reads it with `Node::ensemble` to write
+    /// `zoo.cfg.dynamic.<version in hex>` and to connect to new members / drop removed
+    /// ones.
+    Reconfigured { version: Zxid },
 }
 
 impl fmt::Display for Output {

@@ -468,6 +468,13 @@ fn whitelist(v: &str) -> Vec<String> {
     words
 }
 
+/// Parses the value of one `server.N` line (also used for reconfig's joining servers and
+/// for `/zookeeper/config`).
+pub fn parse_server_spec(value: &str) -> Result<ServerLine, ConfigError> {
+    let p = Property { line: 0, key: "server".into(), value: value.into() };
+    server_line(&p, value)
+}
+
 /// `host:quorum:election[:participant|observer][;[addr:]clientPort]`.
 fn server_line(p: &Property, v: &str) -> Result<ServerLine, ConfigError> {
     let (server, client) = match v.split_once(';') {

@@ -100,6 +100,10 @@ impl Election {
     pub fn proposal(&self) -> Option<Vote> {
         self.proposal
     }
+    /// Replaces the configuration (a reconfig committed); the logical clock carries on.
+    pub fn set_view(&mut self, view: QuorumView) {
+        self.view = view;
+    }
     /// True while the election runs.
     pub fn is_looking(&self) -> bool {
         self.looking

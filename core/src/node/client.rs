@@ -245,7 +245,9 @@ impl Node {
     pub(super) fn dispatch_request(&mut self, conn: ConnId, xid: Xid, req: Request, wall_ms: u64) {
         let Some(session) = self.conns.get(&conn).and_then(|c| c.session) else { return };
         let arrived = Some(wall_ms);
-        if !self.makes_txns() && super::learner::goes_to_leader(&req) {
+        let reconfig_here = matches!(req, Request::Reconfig { .. })
+            && (!self.config.reconfig_enabled || self.quorum.is_none());
+        if !self.makes_txns() && super::learner::goes_to_leader(&req) && !reconfig_here {
             self.learner_request(conn, xid, session, req, wall_ms);
             return;
         }
@@ -258,9 +260,9 @@ impl Node {
                 self.reply(conn, xid, Err(KeeperError::Unimplemented), arrived);
                 self.close_conn(conn);
             }
-            Request::Reconfig { .. } => {
+            Request::Reconfig { .. } if !self.config.reconfig_enabled || self.quorum.is_none() => {
                 let err = if self.config.reconfig_enabled {
-                    KeeperError::Unimplemented
+                    KeeperError::Unimplemented // a standalone server cannot reconfigure
                 } else {
                     KeeperError::ReconfigDisabled
                 };

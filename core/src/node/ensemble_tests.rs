@@ -36,10 +36,10 @@ fn config(id: u64) -> Config {
 impl Cluster {
     fn new(up: &[u64]) -> Cluster {
         let mut c = Cluster {
-            nodes: (0..3).map(|_| None).collect(),
-            disks: vec![Vec::new(); 3],
+            nodes: (0..4).map(|_| None).collect(),
+            disks: vec![Vec::new(); 4],
             wire: VecDeque::new(),
-            seen: vec![Vec::new(); 3],
+            seen: vec![Vec::new(); 4],
             tweak: |_| {},
         };
         for id in up {
@@ -120,7 +120,7 @@ impl Cluster {
     }
     fn ticks(&mut self, n: usize) {
         for _ in 0..n {
-            for id in 1..=3 {
+            for id in 1..=4 {
                 self.input(id, Input::Tick { wall_ms: 0 });
             }
             self.pump();
@@ -128,7 +128,7 @@ impl Cluster {
     }
     fn crash(&mut self, id: u64) {
         self.nodes[id as usize - 1] = None;
-        for other in (1..=3).filter(|o| *o != id) {
+        for other in (1..=4).filter(|o| *o != id) {
             self.input(other, Input::PeerDown { id: ServerId(id) });
         }
         self.wire.retain(|(f, t, _)| *f != id && *t != id);
@@ -176,6 +176,8 @@ impl Cluster {
 
 #[cfg(test)]
 mod read_only_tests;
+#[cfg(test)]
+mod reconfig_tests;
 
 #[test]
 fn three_nodes_elect_the_highest_id_and_a_followers_client_writes_through_the_leader() {

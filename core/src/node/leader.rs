@@ -56,6 +56,19 @@ pub(super) struct Link {
     pub(super) last_heard: u64,
 }
 
+impl Leader {
+    /// Followers (not observers) in the broadcast: synced with this leader.
+    pub(super) fn active_followers(&self) -> Vec<ServerId> {
+        keys_where(&self.learners, |k| k.stage == Stage::Active && !k.observer)
+    }
+    /// A reconfig committed: later proposals count acknowledgements in `view`.
+    pub(super) fn reconfigured(&mut self, view: &crate::election::QuorumView) {
+        if let Some(o) = self.outstanding.as_mut() {
+            o.set_view(view.clone());
+        }
+    }
+}
+
 impl Link {
     /// True once the learner receives proposals and commits.
     fn in_broadcast(&self) -> bool {
@@ -408,15 +421,22 @@ impl Node {
             self.send(to, PeerMsg::Synced { session, cxid });
         }
         self.release_ready();
+        // Last: a leader the new configuration removes steps down here, its replies sent.
+        self.reconfig_committed(last);
     }
 
     /// Called from `commit` for every transaction the leader makes: log it as a proposal.
     pub(super) fn leader_proposed(&mut self, rec: &TxnRecord, seq: u64) {
         let zxid = rec.header.zxid;
+        // While a reconfig is in flight, proposals need a quorum of the new configuration too.
+        let joint = self.q().pending.as_ref().map(|(_, e)| e.view());
         let l = self.leader();
         l.own_unacked.push_back((seq, zxid));
         if let Some(o) = l.outstanding.as_mut() {
-            o.propose(zxid);
+            match joint {
+                Some(view) => o.propose_joint(zxid, view),
+                None => o.propose(zxid),
+            }
         }
         let to = keys_where(&l.learners, |k| k.in_broadcast() && !k.observer);
         for id in to {
@@ -472,6 +492,8 @@ impl Node {
         let time_ms = self.wall_ms.max(wall_ms) as i64;
         let txn = if self.sessions.get(session).is_none_or(|s| s.closing) {
             Txn::Error { err: KeeperError::SessionExpired.code() }
+        } else if matches!(req, Request::Reconfig { .. }) {
+            self.reconfig_txn(auth, req, zxid)
         } else {
             let ctx =
                 crate::request::PrepContext { session, auth, config: &self.config, zxid, time_ms };

@@ -136,6 +136,11 @@ impl Node {
                 }
             }
             PeerMsg::NewLeader { epoch } if stage == Stage::Syncing => {
+                // The leader's history may hold a newer configuration.
+                self.adopt_config_from_tree();
+                if !matches!(self.q().role, Role::Learning(_)) {
+                    return;
+                }
                 self.qm().current_epoch = epoch;
                 let seq = self.persist_other(DurableWrite::CurrentEpoch(epoch));
                 let synced = self.q().last_logged;
@@ -158,6 +163,9 @@ impl Node {
                     let result = self.apply_txn(&rec, true);
                     self.committed = self.committed.max(rec.header.zxid);
                     self.complete_local(&rec, result);
+                    if super::reconfig::reconfig_text(&rec.txn).is_some() {
+                        self.adopt_config_from_tree();
+                    }
                     self.release_ready();
                 }
             }
@@ -255,6 +263,12 @@ impl Node {
                 self.take_snapshot();
             }
             self.complete_local(&rec, result);
+            if super::reconfig::reconfig_text(&rec.txn).is_some() {
+                self.adopt_config_from_tree();
+                if !matches!(self.q().role, Role::Learning(_)) {
+                    return; // the new configuration gave this node another role
+                }
+            }
         }
         self.release_ready();
     }
@@ -287,7 +301,7 @@ impl Node {
                 self.emit(Output::Connected { conn, resp }, None);
             }
             Waiting::Write { conn, xid, req, wall_ms } => {
-                let reply = super::writes::write_response(&req, result);
+                let reply = self.reconfig_reply(&req, super::writes::write_response(&req, result));
                 let zxid = rec.header.zxid;
                 self.emit(Output::Reply { conn, xid, zxid, result: reply }, Some(wall_ms));
                 self.forward_done(conn);
@@ -424,6 +438,6 @@ impl Node {
 
 /// True for requests a learner sends to its leader.
 pub(super) fn goes_to_leader(req: &Request) -> bool {
-    let answered_here = matches!(req, Request::Check { .. } | Request::Reconfig { .. });
+    let answered_here = matches!(req, Request::Check { .. });
     (req.is_write() && !answered_here) || matches!(req, Request::Sync { .. })
 }

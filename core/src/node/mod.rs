@@ -24,6 +24,7 @@ mod leader;
 mod learner;
 mod quorum;
 mod read_only;
+mod reconfig;
 mod writes;
 
 pub use admin::{ConnectionView, ExpiryBucket, ServerView, WatchSummary, NO_ZXID};
@@ -248,6 +249,7 @@ impl Node {
         node.next_container_check_tick = node.container_check_ticks();
         let digest = node.tree.digest();
         node.event(crate::output::ProtocolEvent::Recovered { zxid: last_zxid, digest });
+        node.adopt_config_from_tree();
         if node.quorum.is_some() {
             node.start_looking();
         } else {

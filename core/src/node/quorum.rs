@@ -54,6 +54,9 @@ pub(super) struct Quorum {
     /// servers' ticks are not aligned). Replayed if this node then leads; dropped when the
     /// sender's connection breaks or a new LOOKING period starts.
     pub(super) early_learners: BTreeMap<ServerId, PeerMsg>,
+    /// A reconfig this node proposed (leader) that has not committed: its zxid and the
+    /// configuration it installs.
+    pub(super) pending: Option<(Zxid, Ensemble)>,
     /// Read-only mode (see `read_only.rs`).
     pub(super) ro: super::read_only::ReadOnly,
 }
@@ -74,6 +77,7 @@ impl Quorum {
             window: VecDeque::new(),
             window_start: Zxid::ZERO,
             early_learners: BTreeMap::new(),
+            pending: None,
             ro: Default::default(),
         }
     }
@@ -182,6 +186,10 @@ impl Node {
             self.apply_txn(&rec, false);
         }
         self.committed = self.committed.max(self.last_zxid);
+        // tree == log now: its newest configuration is the one to elect in.
+        self.qm().pending = None;
+        self.qm().role = Role::Looking;
+        self.adopt_config_from_tree();
         self.start_looking();
     }
 
@@ -261,6 +269,9 @@ impl Node {
     }
 
     fn election_outputs(&mut self, outs: Vec<ElectionOutput>) {
+        if !self.q().ens.is_member(self.config.server_id) {
+            return; // removed by a reconfig: this node no longer takes part
+        }
         for o in outs {
             match o {
                 ElectionOutput::Send { to, n } => self.send(to, PeerMsg::Vote(n)),

@@ -28,14 +28,17 @@ impl Node {
     ) {
         let zxid = self.next_zxid();
         let time_ms = self.wall_ms.max(wall_ms) as i64;
-        let txn = {
+        let txn = if matches!(req, Request::Reconfig { .. }) {
+            let auth = self.conns[&conn].auth.clone();
+            self.reconfig_txn(&auth, &req, zxid)
+        } else {
             let auth = &self.conns[&conn].auth;
             let ctx = PrepContext { session, auth, config: &self.config, zxid, time_ms };
             request::prepare(&self.tree, &ctx, &req)
         };
         let rec = TxnRecord { header: TxnHeader { session, cxid: xid.0, zxid, time_ms }, txn };
         let result = self.commit(rec);
-        let reply = write_response(&req, result);
+        let reply = self.reconfig_reply(&req, write_response(&req, result));
         self.emit(Output::Reply { conn, xid, zxid, result: reply }, Some(wall_ms));
     }
 

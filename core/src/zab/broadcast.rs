@@ -4,8 +4,10 @@
 //! zxid `z` from a follower means it holds every proposal up to `z`: acks are cumulative.
 //! The leader's own durable write counts the same way, through `ack(leader_id, ..)` once
 //! its `Persisted` covers the proposal (persist before promise). A proposal commits when a
-//! quorum has acknowledged it and every earlier proposal has committed. Invariant:
-//! commits come out strictly increasing and contiguous over the proposed zxids.
+//! quorum has acknowledged it and every earlier proposal has committed. While a
+//! reconfiguration is in flight, a proposal may also need a quorum of the proposed
+//! configuration (`propose_joint`), as ZooKeeper's per-proposal verifier list does.
+//! Invariant: commits come out strictly increasing and contiguous over the proposed zxids.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +19,8 @@ use crate::ids::{ServerId, Zxid};
 pub struct Outstanding {
     view: QuorumView,
     acks: BTreeMap<Zxid, BTreeSet<ServerId>>,
+    /// Proposals that also need a quorum of another configuration.
+    joint: BTreeMap<Zxid, QuorumView>,
     last_committed: Zxid,
 }
 
@@ -30,7 +34,7 @@ pub enum AckError {
 impl Outstanding {
     /// Nothing outstanding; `last_committed` is where this epoch's history starts.
     pub fn new(view: QuorumView, last_committed: Zxid) -> Outstanding {
-        Outstanding { view, acks: BTreeMap::new(), last_committed }
+        Outstanding { view, acks: BTreeMap::new(), joint: BTreeMap::new(), last_committed }
     }
     /// The last zxid committed.
     pub fn last_committed(&self) -> Zxid {
@@ -50,6 +54,16 @@ impl Outstanding {
         assert!(zxid > last, "proposal {zxid} after {last}");
         self.acks.insert(zxid, BTreeSet::new());
     }
+    /// Records a proposal that commits only with a quorum of both the current view and
+    /// `also` (a proposed configuration).
+    pub fn propose_joint(&mut self, zxid: Zxid, also: QuorumView) {
+        self.propose(zxid);
+        self.joint.insert(zxid, also);
+    }
+    /// The configuration changed: later commits count in `view`.
+    pub fn set_view(&mut self, view: QuorumView) {
+        self.view = view;
+    }
     /// Records that `from` has durably logged every proposal up to `zxid`; returns the
     /// zxids that commit as a result, in order.
     pub fn ack(&mut self, from: ServerId, zxid: Zxid) -> Result<Vec<Zxid>, AckError> {
@@ -64,10 +78,12 @@ impl Outstanding {
         }
         let mut committed = Vec::new();
         while let Some((&first, set)) = self.acks.iter().next() {
-            if !self.view.is_quorum(set.iter()) {
+            let joint_ok = self.joint.get(&first).is_none_or(|v| v.is_quorum(set.iter()));
+            if !self.view.is_quorum(set.iter()) || !joint_ok {
                 break;
             }
             self.acks.remove(&first);
+            self.joint.remove(&first);
             self.last_committed = first;
             committed.push(first);
         }
@@ -79,6 +95,7 @@ impl Outstanding {
         let done: Vec<Zxid> = self.acks.range(..=zxid).map(|(z, _)| *z).collect();
         for z in &done {
             self.acks.remove(z);
+            self.joint.remove(z);
             self.last_committed = *z;
         }
         done
@@ -106,5 +123,15 @@ mod tests {
         assert!(o.is_empty());
         assert_eq!(o.ack(ServerId(1), Zxid::new(1, 3)), Ok(vec![]), "late acks are harmless");
         assert_eq!(o.ack(ServerId(1), Zxid::new(1, 7)), Err(AckError::AckForUnknownZxid));
+    }
+
+    #[test]
+    fn a_joint_proposal_needs_a_quorum_of_both_configurations() {
+        let mut o = Outstanding::new(view(), Zxid::new(1, 0));
+        let next = QuorumView::new([1, 2, 3, 4, 5].map(ServerId), []);
+        o.propose_joint(Zxid::new(1, 1), next);
+        assert_eq!(o.ack(ServerId(1), Zxid::new(1, 1)), Ok(vec![]));
+        assert_eq!(o.ack(ServerId(2), Zxid::new(1, 1)), Ok(vec![]), "old majority alone");
+        assert_eq!(o.ack(ServerId(4), Zxid::new(1, 1)), Ok(vec![Zxid::new(1, 1)]));
     }
 }

@@ -169,6 +169,7 @@ impl Sim {
                 }
             }
             ProtocolEvent::Committed { zxid } => self.hist.committed(zxid),
+            ProtocolEvent::Reconfigured { .. } => {}
             ProtocolEvent::Looking { .. } => {
                 if self.modes[idx(node)] == Mode::Leader && self.leader_lost_at.is_none() {
                     self.leader_lost_at = Some(now);

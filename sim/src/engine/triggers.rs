@@ -95,6 +95,7 @@ impl Step {
             ProtocolEvent::Established { epoch } => ("established", None, Some(epoch)),
             ProtocolEvent::Committed { zxid } => ("committed", Some(zxid), None),
             ProtocolEvent::Looking { last_zxid } => ("looking", Some(last_zxid), None),
+            ProtocolEvent::Reconfigured { version } => ("reconfigured", Some(version), None),
         };
         Step { event, node, zxid, epoch, ..Step::default() }
     }

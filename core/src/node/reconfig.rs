@@ -1,0 +1,232 @@
+//! Dynamic reconfiguration (`reconfigEnabled=true`), as ZooKeeper 3.5+ does it.
+//!
+//! The configuration lives in the tree: a reconfig is a setData transaction on
+//! `/zookeeper/config` whose new stat version is -1 (as ZooKeeper's reconfig txn leaves
+//! it), carrying [`Ensemble::config_text`] with `version=<the txn's zxid>`. It is therefore
+//! logged, replicated, snapshotted and synced (DIFF or SNAP) like any other transaction,
+//! and a node can always rebuild its configuration from its tree.
+//!
+//! The leader validates a request in ZooKeeper's order (`PrepRequestProcessor`):
+//! RECONFIGDISABLED, UNIMPLEMENTED when standalone, RECONFIGINPROGRESS while an earlier
+//! reconfig is uncommitted, BADVERSION when `curConfigId` is neither -1 nor the current
+//! version, BADARGUMENTS for input it cannot parse or a result with fewer than two voters,
+//! NEWCONFIGNOQUORUM when the new voters lack a quorum synced with the leader, and last
+//! NOAUTH unless the caller is super (or skipACL is on). A failed reconfig is an error
+//! transaction, as every failed write is.
+//!
+//! From the reconfig proposal until it commits, every proposal (the reconfig included)
+//! needs a quorum of acknowledgements in both the old and the new configuration. The new
+//! configuration becomes active on the leader when the reconfig commits and on a learner
+//! when it applies it; a node whose role changed goes LOOKING to take its new role, a
+//! removed leader steps down, and a node that is no longer a member stops taking part in
+//! elections. Every activation emits `ProtocolEvent::Reconfigured`.
+//!
+//! Invariant: `Quorum::ens` is the configuration of the newest committed (on a LOOKING
+//! node: logged) reconfig transaction in the node's tree, or zoo.cfg's when there is none.
+
+use bytes::Bytes;
+
+use super::quorum::Role;
+use super::Node;
+use crate::acl::AuthContext;
+use crate::config::Ensemble;
+use crate::error::KeeperError;
+use crate::ids::{ServerId, Zxid};
+use crate::output::ProtocolEvent;
+use crate::proto::{Request, Response};
+use crate::txn::Txn;
+
+/// The path that holds the configuration.
+pub(super) const CONFIG_PATH: &str = "/zookeeper/config";
+
+/// The configuration text a transaction installs, if it is a reconfig.
+pub(super) fn reconfig_text(txn: &Txn) -> Option<&Bytes> {
+    match txn {
+        Txn::SetData { path, data: Some(d), version: -1 } if path == CONFIG_PATH => Some(d),
+        _ => None,
+    }
+}
+
+impl Node {
+    /// The configuration the node runs with now (`None` when standalone).
+    pub fn ensemble(&self) -> Option<&Ensemble> {
+        self.quorum.as_ref().map(|q| &q.ens)
+    }
+
+    /// The leader's transaction for a reconfig request: the new configuration's setData,
+    /// or the error ZooKeeper would give. Records the proposed configuration as pending.
+    pub(super) fn reconfig_txn(&mut self, auth: &AuthContext, req: &Request, zxid: Zxid) -> Txn {
+        match self.prepare_reconfig(auth, req, zxid) {
+            Ok(ens) => {
+                let text = ens.config_text();
+                self.qm().pending = Some((zxid, ens));
+                Txn::SetData {
+                    path: CONFIG_PATH.into(),
+                    data: Some(Bytes::from(text.into_bytes())),
+                    version: -1,
+                }
+            }
+            Err(e) => Txn::Error { err: e.code() },
+        }
+    }
+
+    fn prepare_reconfig(
+        &self,
+        auth: &AuthContext,
+        req: &Request,
+        zxid: Zxid,
+    ) -> Result<Ensemble, KeeperError> {
+        let Request::Reconfig { joining, leaving, new_members, cur_config_id } = req else {
+            return Err(KeeperError::BadArguments);
+        };
+        if !self.config.reconfig_enabled {
+            return Err(KeeperError::ReconfigDisabled);
+        }
+        let Some(q) = self.quorum.as_ref() else { return Err(KeeperError::Unimplemented) };
+        if q.pending.is_some() {
+            return Err(KeeperError::ReconfigInProgress);
+        }
+        if *cur_config_id != -1 && *cur_config_id as u64 != q.ens.version {
+            return Err(KeeperError::BadVersion);
+        }
+        let mut next = q.ens.clone();
+        if let Some(members) = given(new_members.as_deref()) {
+            let text = members.replace(',', "\n");
+            next = q.ens.with_config_text(&text).map_err(|_| KeeperError::BadArguments)?;
+        } else {
+            for id in given(leaving.as_deref()).map(|l| l.split(',')).into_iter().flatten() {
+                let id: u64 = id.trim().parse().map_err(|_| KeeperError::BadArguments)?;
+                remove_member(&mut next, ServerId(id));
+            }
+            for joiner in given(joining.as_deref()).map(|j| j.split(',')).into_iter().flatten() {
+                let (key, spec) = joiner.trim().split_once('=').ok_or(KeeperError::BadArguments)?;
+                let id = key.rsplit('.').next().and_then(|i| i.parse::<u64>().ok());
+                let id = ServerId(id.ok_or(KeeperError::BadArguments)?);
+                let line = crate::zoocfg::parse_server_spec(spec)
+                    .map_err(|_| KeeperError::BadArguments)?;
+                if line.client_port.is_none() {
+                    return Err(KeeperError::BadArguments); // all three ports are required
+                }
+                remove_member(&mut next, id);
+                if line.observer {
+                    next.observers.push(id);
+                    next.observers.sort();
+                } else {
+                    next.participants.push(id);
+                    next.participants.sort();
+                }
+                next.servers.insert(id, line);
+            }
+        }
+        next.version = zxid.0;
+        if next.participants.len() < 2 {
+            return Err(KeeperError::BadArguments); // standaloneEnabled: at least 2 voters
+        }
+        let me = self.config.server_id;
+        let view = next.view();
+        let synced: Vec<ServerId> = match &q.role {
+            Role::Leading(l) => l.active_followers(),
+            _ => Vec::new(),
+        };
+        if !super::quorum::is_quorum_with(&view, me, true, synced) {
+            return Err(KeeperError::NewConfigNoQuorum);
+        }
+        let acl = self.tree.get(CONFIG_PATH).map(|n| n.acl.to_vec()).unwrap_or_default();
+        if !crate::acl::check(&acl, auth, crate::proto::perms::WRITE, self.config.skip_acl) {
+            return Err(KeeperError::NoAuth);
+        }
+        Ok(next)
+    }
+
+    /// A reconfig's reply is the new `/zookeeper/config` (data and stat), like getData.
+    pub(super) fn reconfig_reply(
+        &self,
+        req: &Request,
+        reply: Result<Response, KeeperError>,
+    ) -> Result<Response, KeeperError> {
+        match (req, reply) {
+            (Request::Reconfig { .. }, Ok(Response::Stat(stat))) => Ok(Response::GetData {
+                data: self.tree.get(CONFIG_PATH).and_then(|n| n.data.cloned()),
+                stat,
+            }),
+            (_, reply) => reply,
+        }
+    }
+
+    /// The leader committed through `last`: a pending reconfig up to it becomes active.
+    pub(super) fn reconfig_committed(&mut self, last: Zxid) {
+        let due = self.q().pending.as_ref().is_some_and(|(z, _)| *z <= last);
+        if due {
+            let (_, ens) = self.qm().pending.take().expect("checked");
+            self.activate_config(ens);
+        }
+    }
+
+    /// The node's tree may hold a newer configuration (recovery, SNAP, a learner's
+    /// commit, leaving a role): adopt it.
+    pub(super) fn adopt_config_from_tree(&mut self) {
+        let Some(q) = self.quorum.as_ref() else { return };
+        let Some(node) = self.tree.get(CONFIG_PATH) else { return };
+        if node.stat.version != -1 {
+            return; // never reconfigured: zoo.cfg's configuration stands
+        }
+        let Some(text) = node.data.and_then(|d| std::str::from_utf8(d).ok()) else { return };
+        let Ok(ens) = q.ens.with_config_text(text) else { return };
+        if ens.version != q.ens.version {
+            self.activate_config(ens);
+        }
+    }
+
+    /// Makes `ens` the active configuration; see the module documentation.
+    fn activate_config(&mut self, ens: Ensemble) {
+        let me = self.config.server_id;
+        let version = Zxid(ens.version);
+        let q = self.qm();
+        if q.pending.as_ref().is_some_and(|(z, _)| z.0 <= ens.version) {
+            q.pending = None;
+        }
+        q.ens = ens;
+        q.view = q.ens.view();
+        let view = q.view.clone();
+        q.election.set_view(view.clone());
+        self.event(ProtocolEvent::Reconfigured { version });
+        let now = role_in(&self.q().ens, me);
+        match &mut self.qm().role {
+            Role::Leading(l) => {
+                l.reconfigured(&view);
+                if now != Some(true) {
+                    self.go_looking(); // a removed (or demoted) leader steps down
+                }
+            }
+            Role::Learning(l) => {
+                let observing = l.observer;
+                if now != Some(!observing) {
+                    self.go_looking(); // take the new role (or leave)
+                }
+            }
+            Role::Looking => {}
+        }
+    }
+}
+
+/// The text of an optional request field, when it says anything.
+fn given(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+/// `Some(true)` for a participant, `Some(false)` for an observer, `None` if not a member.
+fn role_in(ens: &Ensemble, id: ServerId) -> Option<bool> {
+    if ens.participants.contains(&id) {
+        Some(true)
+    } else if ens.observers.contains(&id) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn remove_member(e: &mut Ensemble, id: ServerId) {
+    e.participants.retain(|p| *p != id);
+    e.observers.retain(|o| *o != id);
+    e.servers.remove(&id);
+}
