@@ -254,3 +254,37 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_text_is_zookeepers_and_reads_back() {
+        let cfg = crate::zoocfg::ZooCfg::parse(
+            "dataDir=/d\ninitLimit=5\nsyncLimit=2\n\
+             server.1=10.0.0.1:2888:3888;2181\n\
+             server.2=10.0.0.2:2888:3888:participant;10.0.0.2:2181\n\
+             server.7=10.0.0.7:2888:3888:observer\n",
+        )
+        .expect("valid");
+        let mut e = Ensemble::from_servers(&cfg.servers, 2000);
+        assert_eq!(e.participants, vec![ServerId(1), ServerId(2)]);
+        assert_eq!(e.observers, vec![ServerId(7)]);
+        e.version = 0x1_0000_0003;
+        let text = e.config_text();
+        assert_eq!(
+            text,
+            "server.1=10.0.0.1:2888:3888:participant;0.0.0.0:2181\n\
+             server.2=10.0.0.2:2888:3888:participant;10.0.0.2:2181\n\
+             server.7=10.0.0.7:2888:3888:observer\nversion=100000003"
+        );
+        let back = Ensemble::new([ServerId(9)], [], 2000).with_config_text(&text).expect("ok");
+        assert_eq!((&back.participants, &back.observers), (&e.participants, &e.observers));
+        assert_eq!(back.version, e.version);
+        for bad in ["server.1", "server.x=h:1:2", "version=zz", "foo=1", "server.3=h:1:2:observer"]
+        {
+            assert!(e.with_config_text(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -386,6 +386,7 @@ impl Node {
                 result = Err(KeeperError::QuotaExceeded);
             }
         }
+        let result = self.static_config_read(&req, result);
         self.reply(conn, xid, result, arrived);
     }
 

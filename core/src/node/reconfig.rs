@@ -153,6 +153,31 @@ impl Node {
         }
     }
 
+    /// ZooKeeper puts zoo.cfg's configuration into `/zookeeper/config` at start-up (outside
+    /// any transaction); keeper's tree holds it only after a reconfig, so a read of the
+    /// never-reconfigured node is answered with the active configuration's text.
+    pub(super) fn static_config_read(
+        &self,
+        req: &Request,
+        result: Result<Response, KeeperError>,
+    ) -> Result<Response, KeeperError> {
+        let (Some(q), Request::GetData { path, .. }) = (self.quorum.as_ref(), req) else {
+            return result;
+        };
+        match result {
+            Ok(Response::GetData { data, mut stat })
+                if path == CONFIG_PATH
+                    && stat.version == 0
+                    && data.as_ref().is_none_or(|d| d.is_empty()) =>
+            {
+                let text = Bytes::from(q.ens.config_text().into_bytes());
+                stat.data_length = text.len() as i32;
+                Ok(Response::GetData { data: Some(text), stat })
+            }
+            other => other,
+        }
+    }
+
     /// The leader committed through `last`: a pending reconfig up to it becomes active.
     pub(super) fn reconfig_committed(&mut self, last: Zxid) {
         let due = self.q().pending.as_ref().is_some_and(|(z, _)| *z <= last);

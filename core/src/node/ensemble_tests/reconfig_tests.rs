@@ -178,3 +178,15 @@ fn a_leader_that_removes_itself_answers_then_steps_down_and_the_rest_elect() {
     c.pump();
     assert!(c.has(1, "/two") && c.has(2, "/two") && !c.has(3, "/two"));
 }
+
+#[test]
+fn a_never_reconfigured_ensemble_shows_its_zoo_cfg_configuration() {
+    let mut c = cluster(&[1, 2, 3]);
+    let k = c.client(2, 7);
+    let req = Request::GetData { path: "/zookeeper/config".into(), watch: false };
+    c.input(2, Input::ClientRequest { conn: k, xid: Xid(1), req, wall_ms: 0 });
+    let data = config_data(reply(&c, 2, k, 1));
+    let want = "server.1=127.0.0.1:0:0:participant\nserver.2=127.0.0.1:0:0:participant\n\
+                server.3=127.0.0.1:0:0:participant\nversion=0";
+    assert_eq!(data, want);
+}
