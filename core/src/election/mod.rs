@@ -137,17 +137,39 @@ impl Election {
             return out;
         }
         if !self.view.is_voter(from) {
-            // An observer asking: tell it what we think (FastLeaderElection's WorkerReceiver).
-            self.answer(from, &mut out);
+            match n.state {
+                // An observer asking: tell it what we think (FastLeaderElection's
+                // WorkerReceiver). A server outside our configuration (one a reconfig added
+                // or removed that we do not know as such) gets no answer, nor does one in a
+                // newer round than ours: servers whose configurations disagree about who
+                // votes would otherwise answer each other forever. Both learn the leader
+                // from settled replies once the voters have decided.
+                PeerState::Looking
+                    if n.election_epoch <= self.logical_clock
+                        && self.view.members().any(|m| m == from) =>
+                {
+                    self.answer(from, &mut out)
+                }
+                // A settled server outside our configuration may be the leader a quorum of
+                // ours follows (it was added by a reconfig we have not seen): remember it.
+                PeerState::Leading | PeerState::Following => {
+                    self.on_settled_vote(from, n, &mut out)
+                }
+                _ => {}
+            }
             return out;
         }
-        if !self.view.is_voter(n.vote.leader) {
+        // Only voters are elected, but a quorum of ours may follow a leader a newer
+        // configuration added; syncing with it brings that configuration.
+        if !self.view.is_voter(n.vote.leader) && n.state == PeerState::Looking {
             return out;
         }
         match n.state {
             PeerState::Looking => self.on_looking_vote(from, n, &mut out),
             PeerState::Following | PeerState::Leading => self.on_settled_vote(from, n, &mut out),
-            PeerState::Observing => {}
+            // Only a server a reconfig removed observes while our configuration still
+            // counts it as a voter: it follows that leader all the same.
+            PeerState::Observing => self.on_settled_vote(from, n, &mut out),
         }
         out
     }
@@ -189,8 +211,13 @@ impl Election {
             };
             self.broadcast(out);
         } else if n.election_epoch < self.logical_clock {
-            // A straggler from an older round: tell it where we are.
-            self.answer(from, out);
+            // A straggler from an older round: tell it where we are. A non-voter does not:
+            // its notifications are only questions, which the voter would answer back with
+            // its older round, forever (found when a reconfig made a participant with a
+            // newer round an observer).
+            if self.view.is_voter(self.me) {
+                self.answer(from, out);
+            }
             return;
         } else if self.proposal.is_none_or(|p| n.vote.beats(&p)) {
             self.proposal = Some(n.vote);
@@ -250,6 +277,10 @@ impl Election {
     ) -> bool {
         if leader == self.me {
             self.logical_clock == election_epoch
+        } else if !self.view.members().any(|m| m == leader) {
+            // A leader only a newer configuration has: we cannot ask it, so the quorum of
+            // ours that follows it is the confirmation; a dead one fails our sync.
+            true
         } else {
             heard.get(&leader).is_some_and(|h| h.state == PeerState::Leading)
         }
@@ -290,7 +321,7 @@ impl Election {
     }
 
     fn decide(&mut self, vote: Vote, out: &mut Vec<ElectionOutput>) {
-        assert!(self.view.is_voter(vote.leader), "only voters are elected");
+        assert!(vote.leader != self.me || self.view.is_voter(self.me), "only voters lead");
         let state = if vote.leader == self.me {
             PeerState::Leading
         } else if self.view.is_voter(self.me) {
@@ -306,6 +337,9 @@ impl Election {
 
     /// Sends `to` our current proposal in our current round, if we have one.
     fn answer(&self, to: ServerId, out: &mut Vec<ElectionOutput>) {
+        if self.own.is_none() {
+            return; // a non-voter's echo of another's vote must never count as a vote
+        }
         if let Some(vote) = self.proposal {
             let n = Notification {
                 state: PeerState::Looking,
@@ -318,7 +352,10 @@ impl Election {
 
     fn broadcast(&mut self, out: &mut Vec<ElectionOutput>) {
         self.resend_at = self.now + self.resend_interval;
-        let Some(vote) = self.proposal else {
+        // A non-voter only ever asks: a server whose configuration still counts it as a
+        // voter (one a reconfig changed) would otherwise count its echo of whatever vote it
+        // heard last, and two candidates could each collect "quorums" from the same echo.
+        let Some(vote) = self.proposal.filter(|_| self.own.is_some()) else {
             // An observer with no vote yet still asks the voters.
             let ask = Notification {
                 state: PeerState::Looking,

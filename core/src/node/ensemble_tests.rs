@@ -26,6 +26,31 @@ struct Cluster {
     tweak: fn(&mut Config),
 }
 
+/// What a disk that applied `writes` in order hands back on restart: the newest snapshot,
+/// the log after it (truncations applied), and the epochs last recorded.
+fn recover(writes: &[DurableWrite]) -> Recovered {
+    let mut r = Recovered::default();
+    for w in writes {
+        match w {
+            DurableWrite::Append(rec) => r.log.push(rec.clone()),
+            DurableWrite::Truncate { to } => {
+                r.log.retain(|rec| rec.header.zxid <= *to);
+                if r.snapshot.as_ref().is_some_and(|s| s.zxid > *to) {
+                    r.snapshot = None;
+                }
+            }
+            DurableWrite::Snapshot { image, .. } => {
+                let s = crate::persist::decode_snapshot(image).expect("own snapshot");
+                r.log.retain(|rec| rec.header.zxid > s.zxid);
+                r.snapshot = Some(s);
+            }
+            DurableWrite::AcceptedEpoch(e) => r.epochs.accepted = Some(*e),
+            DurableWrite::CurrentEpoch(e) => r.epochs.current = Some(*e),
+        }
+    }
+    r
+}
+
 fn config(id: u64) -> Config {
     let mut c = Config::standalone(50);
     c.server_id = ServerId(id);
@@ -48,16 +73,7 @@ impl Cluster {
         c
     }
     fn start(&mut self, id: u64) {
-        let recovered = crate::persist::Recovered {
-            log: self.disks[id as usize - 1]
-                .iter()
-                .filter_map(|w| match w {
-                    DurableWrite::Append(r) => Some(r.clone()),
-                    _ => None,
-                })
-                .collect(),
-            ..Recovered::default()
-        };
+        let recovered = recover(&self.disks[id as usize - 1]);
         let mut cfg = config(id);
         (self.tweak)(&mut cfg);
         self.nodes[id as usize - 1] = Some(Node::new(cfg, recovered, id));
@@ -96,7 +112,10 @@ impl Cluster {
     }
     /// Delivers messages until none is left (dropping those `drop` rejects).
     fn pump_except(&mut self, drop: impl Fn(u64, u64, &PeerMsg) -> bool) {
+        let mut delivered = 0u64;
         while let Some((from, to, msg)) = self.wire.pop_front() {
+            delivered += 1;
+            assert!(delivered < 1_000_000, "messages never stop: {from}->{to} {msg:?}");
             if drop(from, to, &msg) || self.nodes[to as usize - 1].is_none() {
                 continue;
             }
@@ -176,6 +195,8 @@ impl Cluster {
 
 #[cfg(test)]
 mod read_only_tests;
+#[cfg(test)]
+mod reconfig_swarm;
 #[cfg(test)]
 mod reconfig_tests;
 

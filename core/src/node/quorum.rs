@@ -269,9 +269,6 @@ impl Node {
     }
 
     fn election_outputs(&mut self, outs: Vec<ElectionOutput>) {
-        if !self.q().ens.is_member(self.config.server_id) {
-            return; // removed by a reconfig: this node no longer takes part
-        }
         for o in outs {
             match o {
                 ElectionOutput::Send { to, n } => self.send(to, PeerMsg::Vote(n)),

@@ -18,8 +18,9 @@
 //! needs a quorum of acknowledgements in both the old and the new configuration. The new
 //! configuration becomes active on the leader when the reconfig commits and on a learner
 //! when it applies it; a node whose role changed goes LOOKING to take its new role, a
-//! removed leader steps down, and a node that is no longer a member stops taking part in
-//! elections. Every activation emits `ProtocolEvent::Reconfigured`.
+//! removed leader steps down, and a node that is no longer a member never votes or leads
+//! but keeps following the leader as a non-voting learner, so a later reconfig can add it
+//! back. Every activation emits `ProtocolEvent::Reconfigured`.
 //!
 //! Invariant: `Quorum::ens` is the configuration of the newest committed (on a LOOKING
 //! node: logged) reconfig transaction in the node's tree, or zoo.cfg's when there is none.
@@ -224,9 +225,12 @@ impl Node {
                 }
             }
             Role::Learning(l) => {
+                // A removed server keeps following as a non-voting learner (so that a
+                // later reconfig can add it back); any other change of role re-elects.
                 let observing = l.observer;
-                if now != Some(!observing) {
-                    self.go_looking(); // take the new role (or leave)
+                let stays = now == Some(!observing) || (now.is_none() && observing);
+                if !stays {
+                    self.go_looking();
                 }
             }
             Role::Looking => {}

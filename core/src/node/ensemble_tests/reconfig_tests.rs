@@ -172,11 +172,16 @@ fn a_leader_that_removes_itself_answers_then_steps_down_and_the_rest_elect() {
     c.ticks(60);
     assert_eq!(c.mode(2), Some(Mode::Leader), "{:?}", (c.mode(1), c.mode(2), c.mode(3)));
     assert_eq!(c.mode(1), Some(Mode::Follower));
-    assert_eq!(c.mode(3), Some(Mode::Looking), "a removed server takes no part");
+    assert_eq!(c.mode(3), Some(Mode::Observer), "a removed server only follows, never votes");
+    // The quorum is {1, 2} now: node 3's acknowledgements do not count.
     let k = c.client(1, 10);
     c.create(1, k, 1, "/two");
+    c.pump_except(|from, _, msg| matches!(msg, PeerMsg::Ack { .. }) && from == 1);
+    assert!(!c.has(1, "/two"), "2 of {{1, 2}} acked only by the leader: no commit");
+    c.crash(3);
+    c.create(1, k, 2, "/three");
     c.pump();
-    assert!(c.has(1, "/two") && c.has(2, "/two") && !c.has(3, "/two"));
+    assert!(c.has(1, "/three") && c.has(2, "/three"));
 }
 
 #[test]
