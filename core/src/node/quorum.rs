@@ -262,6 +262,18 @@ impl Node {
         match &mut self.qm().role {
             Role::Leading(l) => {
                 l.learners.remove(&id);
+                // With the connection gone the quorum may be too: an established leader
+                // checks at once rather than at its next tick (ZooKeeper checks every half
+                // tick), so a cut-off node reaches read-only mode sooner.
+                let me = self.config.server_id;
+                let l = match &self.q().role {
+                    Role::Leading(l) if l.established => l,
+                    _ => return,
+                };
+                let active = l.active_followers();
+                if !is_quorum_with(&self.q().view, me, true, active) {
+                    self.go_looking();
+                }
             }
             Role::Learning(l) if l.leader == id => self.go_looking(),
             _ => {}

@@ -171,3 +171,18 @@ fn without_readonlymode_a_cut_off_node_refuses_every_client() {
     assert!(connect(&mut c, 1, 9, Some(true), SessionId::NONE).is_none());
     assert!(closed(&c, 1, 9));
 }
+
+#[test]
+fn a_leader_that_loses_its_followers_steps_down_at_once_and_goes_read_only_after_2_s() {
+    let mut c = ro_cluster();
+    c.crash(1);
+    assert_eq!(c.mode(3), Some(Mode::Leader), "3 of {{2, 3}} is still a quorum");
+    c.crash(2);
+    assert_eq!(c.mode(3), Some(Mode::Looking), "no quorum left: it steps down on the spot");
+    c.ticks(39);
+    assert_eq!(c.mode(3), Some(Mode::Looking));
+    c.ticks(1);
+    assert_eq!(c.mode(3), Some(Mode::ReadOnly));
+    let ro = connect(&mut c, 3, 9, Some(true), SessionId::NONE).expect("read-only client");
+    assert_eq!(ro.read_only, Some(true));
+}
