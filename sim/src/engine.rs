@@ -36,6 +36,22 @@ pub const VIRTUAL_EPOCH_MS: u64 = 1_767_225_600_000;
 /// How long a client waits before reconnecting after losing its connection.
 const RECONNECT_MS: u64 = 100;
 
+/// Events at one virtual instant beyond which a run is judged a livelock: far more than
+/// any real burst (a 5-node cluster's election is a few hundred messages).
+const LIVELOCK_EVENTS: u64 = 1_000_000;
+
+/// A short description of an event for a livelock report (never a payload).
+fn event_kind(ev: &Event) -> String {
+    match ev {
+        Event::ToPeer { from, to, msg, .. } => format!("{} from {from} to {to}", msg.kind()),
+        Event::ToNode { node, .. } => format!("client input to node {node}"),
+        Event::ToClient { client, .. } => format!("output to client {client}"),
+        Event::Tick { node, .. } => format!("tick of node {node}"),
+        Event::PeerDown { node, peer } => format!("peer {peer} down at node {node}"),
+        _ => "a client or fault event".to_string(),
+    }
+}
+
 /// What happens at one instant.
 #[derive(Debug)]
 enum Event {
@@ -163,6 +179,10 @@ pub struct Sim {
     latency_max_ms: u64,
     trace: Trace,
     processed: u64,
+    /// Set when virtual time stopped advancing (see [`LIVELOCK_EVENTS`]): the run ends there.
+    livelock: Option<String>,
+    /// Events allowed at one instant before the run is judged a livelock.
+    livelock_events: u64,
     peer_rng: ChaCha8Rng,
     links: BTreeMap<(u64, u64), peers::PeerLink>,
     /// Directed (from, to) pairs a partition cuts.
@@ -244,6 +264,8 @@ impl Sim {
             latency_max_ms,
             trace,
             processed: 0,
+            livelock: None,
+            livelock_events: LIVELOCK_EVENTS,
             peer_rng: stream(seed, STREAM_PEER, 0),
             links: BTreeMap::new(),
             cuts: Default::default(),
@@ -259,7 +281,16 @@ impl Sim {
         }
     }
 
-    /// Runs to the scenario's end and judges the run.
+    /// Lowers the livelock bound (tests show with it that the `time-advances` check fires).
+    pub fn with_livelock_events(mut self, events: u64) -> Sim {
+        self.livelock_events = events;
+        self
+    }
+
+    /// Runs to the scenario's end and judges the run. A run whose virtual time stops
+    /// advancing (more than [`LIVELOCK_EVENTS`] events at one instant, e.g. two servers
+    /// answering each other's messages forever at zero latency) ends there and fails the
+    /// `time-advances` check instead of hanging the swarm.
     pub fn run(mut self) -> Summary {
         let end = self.sc.duration_ms();
         let (seed, nodes, name) = (self.seed, self.sc.nodes, &self.sc.name);
@@ -278,8 +309,19 @@ impl Sim {
         for c in 0..self.sc.workload.clients {
             self.schedule(0, Event::ClientReconnect { client: c });
         }
+        let mut at_this_time = 0u64;
         while let Some(Reverse((t, seq))) = self.queue.pop() {
             if t > end {
+                break;
+            }
+            at_this_time = if t == self.now { at_this_time + 1 } else { 0 };
+            if at_this_time > self.livelock_events {
+                self.livelock = Some(format!(
+                    "virtual time stopped at {t} ms: over {} events without time advancing \
+                     (a message loop between servers?); last event {:?}",
+                    self.livelock_events,
+                    self.events.get(&seq).map(event_kind)
+                ));
                 break;
             }
             self.now = t;
@@ -288,7 +330,9 @@ impl Sim {
             self.dispatch(ev);
             self.fire_triggered();
         }
-        self.now = end;
+        if self.livelock.is_none() {
+            self.now = end;
+        }
         self.finish()
     }
 
@@ -714,6 +758,7 @@ impl Sim {
         if self.sc.nodes > 1 {
             verdicts.extend(self.hist.verdicts());
         }
+        verdicts.push(Verdict { name: "time-advances", failure: self.livelock.take() });
         for v in &verdicts {
             let d = v.failure.as_deref().unwrap_or("ok");
             self.trace.event(self.now, "check", &format!("{} {d}", v.name));
