@@ -1,6 +1,7 @@
 //! Scripted ensembles without the simulator: three nodes, instant disks, and a message pump
 //! the test controls, for the paths that matter most (a late joiner, a leader that dies
-//! between PROPOSAL and COMMIT, a follower's client).
+//! between PROPOSAL and COMMIT, a follower's client; tricky_paths.rs: competing candidates,
+//! a deposed leader, a crash mid-sync).
 
 use std::collections::VecDeque;
 
@@ -199,6 +200,8 @@ mod read_only_tests;
 mod reconfig_swarm;
 #[cfg(test)]
 mod reconfig_tests;
+#[cfg(test)]
+mod tricky_paths;
 
 #[test]
 fn three_nodes_elect_the_highest_id_and_a_followers_client_writes_through_the_leader() {
