@@ -14,8 +14,14 @@ use crate::zoocfg::ServerLine;
 pub struct Config {
     /// This server's id (myid); 1 when standalone (the high byte of its session ids).
     pub server_id: ServerId,
-    /// ZooKeeper's tickTime: the length of one core tick in ms.
+    /// The length of one core tick in ms: ZooKeeper's tickTime for a standalone server;
+    /// for an ensemble at most [`ENSEMBLE_TICK_MS`], so that election and failover are not
+    /// paced by a 2 s tickTime (ZooKeeper's election runs on its own 200 ms timers).
     pub tick_ms: u64,
+    /// ZooKeeper's tickTime as configured (what `conf` shows; the read-only delay and the
+    /// leader's ping interval derive from it). Equal to `tick_ms` unless finer ticks were
+    /// chosen for an ensemble.
+    pub tick_time_ms: u64,
     /// Smallest session timeout granted (default 2 x tickTime).
     pub min_session_timeout_ms: i32,
     /// Largest session timeout granted (default 20 x tickTime).
@@ -89,6 +95,9 @@ pub struct Ensemble {
     pub sync_limit_ticks: u64,
     /// Election timing, in ticks.
     pub election: crate::election::Timing,
+    /// The leader pings its learners every this many ticks (ZooKeeper: every half
+    /// tickTime); 1 where a tick is a tickTime.
+    pub ping_every_ticks: u64,
     /// The members' addresses as their `server.N` lines give them (may be empty in
     /// scripted tests and the simulator, which need no addresses).
     pub servers: BTreeMap<ServerId, ServerLine>,
@@ -125,6 +134,7 @@ impl Ensemble {
                 resend_min_ticks: ticks(200),
                 resend_max_ticks: ticks(2000).max(ticks(200)),
             },
+            ping_every_ticks: 1,
             servers: BTreeMap::new(),
             version: 0,
         }
@@ -220,12 +230,16 @@ impl Ensemble {
 /// every feature they gate on the server version.
 pub const VERSION_TEXT: &str = "3.9.5-keeper-0.1.0, built on 2026-11-23 00:00 UTC";
 
+/// The longest core tick of an ensemble member, in ms (see [`Config::tick_ms`]).
+pub const ENSEMBLE_TICK_MS: u64 = 50;
+
 impl Config {
     /// ZooKeeper's defaults for a standalone server with the given tickTime.
     pub fn standalone(tick_ms: u64) -> Config {
         Config {
             server_id: ServerId(1),
             tick_ms,
+            tick_time_ms: tick_ms,
             min_session_timeout_ms: (2 * tick_ms) as i32,
             max_session_timeout_ms: (20 * tick_ms) as i32,
             max_buffer_bytes: crate::limits::DEFAULT_MAX_BUFFER_BYTES,

@@ -410,8 +410,11 @@ impl Builder {
                 "minSessionTimeout {min} must not be larger than maxSessionTimeout {max}"
             )));
         }
+        let distributed = cfg.is_distributed();
         let config = &mut cfg.config;
-        config.tick_ms = tick_ms;
+        config.tick_time_ms = tick_ms;
+        config.tick_ms =
+            if distributed { tick_ms.min(crate::config::ENSEMBLE_TICK_MS) } else { tick_ms };
         config.min_session_timeout_ms = min;
         config.max_session_timeout_ms = max;
         let mut whitelist = self.whitelist.unwrap_or_else(|| vec!["srvr".to_string()]);
@@ -535,7 +538,9 @@ server.2=localhost:20022:20021:observer
     #[test]
     fn kazoo_generated_cfg() {
         let cfg = ZooCfg::parse(KAZOO).unwrap();
-        assert_eq!(cfg.config.tick_ms, 2000);
+        // An ensemble member ticks at most every 50 ms; tickTime itself is kept for `conf`.
+        assert_eq!(cfg.config.tick_time_ms, 2000);
+        assert_eq!(cfg.config.tick_ms, crate::config::ENSEMBLE_TICK_MS);
         assert_eq!(cfg.config.min_session_timeout_ms, 4000);
         assert_eq!(cfg.config.max_session_timeout_ms, 40000);
         assert_eq!(cfg.client_port, Some(20000));

@@ -66,7 +66,7 @@ enum Outbound {
 }
 
 /// Runs the client server until `shutdown` becomes true: accepts on `listener`, drives
-/// `node`, ticks every `config.tick_ms`. Tests bind 127.0.0.1:0 and pass the listener.
+/// `node`, ticks every `config.tick_ms` (tickTime, or finer in an ensemble). Tests bind 127.0.0.1:0 and pass the listener.
 pub async fn run(
     config: Config,
     node: Node,

@@ -255,7 +255,8 @@ fn log_config_summary(cfg: &ZooCfg) {
     info!(
         data_dir = cfg.data_dir,
         data_log_dir = cfg.data_log_dir,
-        tick_ms = c.tick_ms,
+        tick_time_ms = c.tick_time_ms,
+        core_tick_ms = c.tick_ms,
         session_timeout_ms = format!("{}..{}", c.min_session_timeout_ms, c.max_session_timeout_ms),
         max_client_cnxns = c.max_client_cnxns,
         snap_count = c.snap_count,
@@ -302,9 +303,13 @@ pub fn ensemble_config(cfg: &mut ZooCfg) -> Result<PeerConfig, StartupError> {
     let participants = members.iter().filter(|m| !m.observer).map(|m| m.id);
     let observers = members.iter().filter(|m| m.observer).map(|m| m.id);
     let mut ens = Ensemble::new(participants, observers, cfg.config.tick_ms);
-    // zoocfg requires both when distributed.
-    ens.init_limit_ticks = u64::from(cfg.init_limit_ticks.unwrap_or(10)).max(1);
-    ens.sync_limit_ticks = u64::from(cfg.sync_limit_ticks.unwrap_or(5)).max(1);
+    // zoocfg requires both when distributed. initLimit/syncLimit count tickTimes; the
+    // core may tick faster than tickTime (Config::tick_ms), so they become core ticks.
+    let (tick, tick_time) = (cfg.config.tick_ms.max(1), cfg.config.tick_time_ms);
+    let in_ticks = |limit: u64| (limit.max(1) * tick_time).div_ceil(tick).max(1);
+    ens.init_limit_ticks = in_ticks(u64::from(cfg.init_limit_ticks.unwrap_or(10)));
+    ens.sync_limit_ticks = in_ticks(u64::from(cfg.sync_limit_ticks.unwrap_or(5)));
+    ens.ping_every_ticks = (tick_time / 2 / tick).max(1);
     cfg.config.ensemble = Some(ens);
     Ok(PeerConfig { me, members, max_frame: keeper_core::peer_codec::DEFAULT_MAX_FRAME })
 }

@@ -5,7 +5,7 @@
 //! round-robin over the servers, creates the key znodes under `--prefix`, runs the workload
 //! and prints a table, then the same figures as one JSON line (last line of stdout).
 //! `--probe` instead waits until a server answers and prints how long that took (restart
-//! timing). It works against any ZooKeeper server: nothing keeper-specific is spoken.
+//! timing); `--probe --write` waits for a successful write instead (failover timing). It works against any ZooKeeper server: nothing keeper-specific is spoken.
 //!
 //! Invariant: options are checked before any connection is made; a bad value is a usage
 //! error (exit 2) naming the option, never a panic. Modules: `workload` (what a request
@@ -52,7 +52,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
         }
     };
     if opts.probe {
-        return match runtime.block_on(run::probe(&plan.servers, plan.duration)) {
+        return match runtime.block_on(run::probe(&plan.servers, plan.duration, opts.write)) {
             Ok(took) => {
                 println!("{}", serde_json::json!({ "probe": "ok", "ms": took.as_millis() as u64 }));
                 ExitCode::SUCCESS
@@ -138,6 +138,10 @@ struct Opts {
     /// Wait until a server answers `exists /`; print {"probe":"ok","ms":N}.
     #[arg(long)]
     probe: bool,
+    /// With --probe: wait for a successful write (an ephemeral sequential create under
+    /// `/`) instead of a read, as a failover measurement needs.
+    #[arg(long, requires = "probe")]
+    write: bool,
 }
 
 impl Opts {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use keeper_core::error::KeeperError;
+use keeper_core::proto::Acl;
 use keeper_net::client::{self, Client, ClientError};
 
 use super::report::{Report, Settings, Tally};
@@ -63,9 +64,10 @@ pub async fn run(plan: &Plan) -> Result<Report, String> {
     Ok(Report { settings, window, tally })
 }
 
-/// Polls until a session opens on one of `servers` and answers `exists /`, or `timeout`
-/// passes; returns how long that took (for restart-to-serving measurements).
-pub async fn probe(servers: &[String], timeout: Duration) -> Result<Duration, String> {
+/// Polls until a session opens on one of `servers` and answers `exists /` (with `write`:
+/// creates an ephemeral sequential `/keeper-probe-` node), or `timeout` passes; returns how
+/// long that took (restart-to-serving and failover measurements).
+pub async fn probe(servers: &[String], timeout: Duration, write: bool) -> Result<Duration, String> {
     let start = Instant::now();
     let deadline = start + timeout;
     let mut last = String::from("no attempt");
@@ -74,13 +76,18 @@ pub async fn probe(servers: &[String], timeout: Duration) -> Result<Duration, St
         // never answer on it (ZooKeeper does), so each try gets its own short deadline.
         let attempt = async {
             let (c, _watches) = client::connect(servers, Duration::from_secs(10)).await?;
-            let found = c.exists("/", false).await;
+            let found = if write {
+                let flags = 3; // ephemeral | sequential: nothing is left behind
+                c.create("/keeper-probe-", b"", Acl::open_unsafe(), flags, None).await.map(|_| true)
+            } else {
+                c.exists("/", false).await.map(|s| s.is_some())
+            };
             let _ = c.close().await;
             found
         };
         match tokio::time::timeout(PROBE_ATTEMPT, attempt).await {
-            Ok(Ok(Some(_))) => return Ok(start.elapsed()),
-            Ok(Ok(None)) => last = "exists / answered no node".into(),
+            Ok(Ok(true)) => return Ok(start.elapsed()),
+            Ok(Ok(false)) => last = "exists / answered no node".into(),
             Ok(Err(e)) => last = e.to_string(),
             Err(_) => last = format!("no answer within {PROBE_ATTEMPT:?}"),
         }

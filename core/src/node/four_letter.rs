@@ -209,7 +209,7 @@ impl Node {
             c.client_port,
             c.data_dir,
             c.data_log_dir,
-            c.tick_ms,
+            c.tick_time_ms,
             c.max_client_cnxns,
             c.min_session_timeout_ms,
             c.max_session_timeout_ms,

@@ -542,6 +542,9 @@ impl Node {
             self.go_looking();
             return;
         }
+        if now % self.q().ens.ping_every_ticks.max(1) != 0 {
+            return;
+        }
         let to = keys_where(&self.leader_ref().learners, |k| k.in_broadcast());
         for id in to {
             self.send(id, PeerMsg::Ping);

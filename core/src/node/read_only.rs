@@ -52,7 +52,7 @@ impl Node {
         if !self.config.read_only_mode_enabled {
             return;
         }
-        let delay_ms = self.config.tick_ms.max(2000);
+        let delay_ms = self.config.tick_time_ms.max(2000);
         let at = self.now_tick + delay_ms.div_ceil(self.config.tick_ms);
         self.qm().ro.start_at = Some(at);
     }

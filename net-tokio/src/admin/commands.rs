@@ -427,7 +427,7 @@ fn configuration(src: &Sources) -> Configuration {
         client_port: c.client_port,
         data_dir: format!("{}/version-2", c.data_dir),
         data_log_dir: format!("{}/version-2", c.data_log_dir),
-        tick_time: c.tick_ms,
+        tick_time: c.tick_time_ms,
         max_client_cnxns: c.max_client_cnxns,
         min_session_timeout: c.min_session_timeout_ms,
         max_session_timeout: c.max_session_timeout_ms,
