@@ -50,6 +50,19 @@ fn a_failing_swarm_exits_one_and_prints_replay_commands() {
     assert_eq!(replayed.status.code(), Some(1));
     let text = String::from_utf8_lossy(&replayed.stdout);
     assert!(text.contains("speed") && text.contains("x real time"), "{text}");
+
+    // Shrinking it writes a file whose header names the source and the seed once, and
+    // which still fails when run.
+    let out_file = temp("down-shrunk.toml");
+    let o = out_file.to_str().unwrap();
+    let shrunk = keeper(&["sim", "shrink", p, "--seed", "6", "--out", o, "--max-runs", "40"]);
+    assert!(shrunk.status.success(), "{}", String::from_utf8_lossy(&shrunk.stderr));
+    let file = std::fs::read_to_string(&out_file).unwrap();
+    let header = file.lines().next().unwrap();
+    assert_eq!(header.matches("--seed").count(), 1, "{header}");
+    assert!(header.contains(&format!("from {p} --seed 6")), "{header}");
+    assert_eq!(keeper(&["sim", "run", o, "--seed", "6"]).status.code(), Some(1));
+    std::fs::remove_file(&out_file).unwrap();
     std::fs::remove_file(&path).unwrap();
 }
 

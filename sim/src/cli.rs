@@ -333,7 +333,7 @@ fn shrink_cmd(a: &Args, src: &Source) -> Result<ExitCode, String> {
     };
     let before = shrink::Size::of(&sc);
     let after = shrink::Size::of(&shrunk.scenario);
-    let file = shrink::to_file(&shrunk, &src.replay(seed));
+    let file = shrink::to_file(&shrunk, &src.describe());
     println!("checker   {}: {}", shrunk.checker, shrunk.failure);
     println!("before    {before}");
     println!("after     {after}");
