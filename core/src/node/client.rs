@@ -119,16 +119,47 @@ impl Node {
             let id = self.sessions.next_session_id();
             self.create_session(id, timeout_ms);
             self.attach(conn, id, timeout_ms);
-            let resp = ConnectResponse {
-                protocol_version: 0,
-                timeout_ms,
-                session_id: id,
-                passwd: Bytes::copy_from_slice(&session::password(id)),
-                read_only,
-            };
-            self.emit(crate::output::Output::Connected { conn, resp }, None);
+            self.connected(conn, id, timeout_ms, read_only);
             return;
         }
+        if !self.reattach(conn, &req, timeout_ms, read_only) {
+            return;
+        }
+        if !self.makes_txns() {
+            self.learner_touch(req.session_id);
+        }
+        self.connected(conn, req.session_id, timeout_ms, read_only);
+    }
+
+    /// Answers a handshake: session `id` with its password and the granted timeout.
+    pub(super) fn connected(
+        &mut self,
+        conn: ConnId,
+        id: SessionId,
+        timeout_ms: i32,
+        read_only: Option<bool>,
+    ) {
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms,
+            session_id: id,
+            passwd: Bytes::copy_from_slice(&session::password(id)),
+            read_only,
+        };
+        self.emit(crate::output::Output::Connected { conn, resp }, None);
+    }
+
+    /// Moves the session a handshake names onto `conn` (closing any other connection that
+    /// holds it, as ZooKeeper does) and refreshes its deadline. An unknown, closing or
+    /// wrongly authenticated session gets ZooKeeper's expired answer (timeout 0, session
+    /// 0) and the connection is closed; returns false then.
+    pub(super) fn reattach(
+        &mut self,
+        conn: ConnId,
+        req: &ConnectRequest,
+        timeout_ms: i32,
+        read_only: Option<bool>,
+    ) -> bool {
         let valid = self.sessions.get(req.session_id).is_some_and(|s| !s.closing)
             && req.passwd.as_ref() == session::password(req.session_id);
         if !valid {
@@ -141,9 +172,8 @@ impl Node {
             };
             self.emit(crate::output::Output::Connected { conn, resp }, None);
             self.close_conn(conn);
-            return;
+            return false;
         }
-        // Reattach: any other connection holding the session is closed, as ZooKeeper does.
         let previous = self.sessions.get(req.session_id).and_then(|s| s.conn);
         if let Some(old) = previous.filter(|old| *old != conn) {
             self.close_conn(old);
@@ -151,17 +181,7 @@ impl Node {
         self.attach(conn, req.session_id, timeout_ms);
         let deadline = self.deadline_for(timeout_ms);
         self.sessions.touch(req.session_id, deadline);
-        if !self.makes_txns() {
-            self.learner_touch(req.session_id);
-        }
-        let resp = ConnectResponse {
-            protocol_version: 0,
-            timeout_ms,
-            session_id: req.session_id,
-            passwd: Bytes::copy_from_slice(&session::password(req.session_id)),
-            read_only,
-        };
-        self.emit(crate::output::Output::Connected { conn, resp }, None);
+        true
     }
 
     pub(super) fn attach(&mut self, conn: ConnId, id: SessionId, timeout_ms: i32) {

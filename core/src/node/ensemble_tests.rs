@@ -158,8 +158,12 @@ impl Cluster {
     }
     /// Opens a session on `id` and returns its connection.
     fn client(&mut self, id: u64, conn: u64) -> ConnId {
-        let c = ConnId(conn);
-        self.input(id, Input::ClientOpen { conn: c, addr: "10.0.0.9:1".into() });
+        self.try_client(id, conn).expect("the session was created through the leader")
+    }
+    /// Opens a session on `id`; `None` if the node did not take it.
+    fn try_client(&mut self, id: u64, conn: u64) -> Option<ConnId> {
+        let k = ConnId(conn);
+        self.input(id, Input::ClientOpen { conn: k, addr: "10.0.0.9:1".into() });
         let req = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: crate::ids::Zxid::ZERO,
@@ -168,15 +172,18 @@ impl Cluster {
             passwd: Bytes::from_static(&[0; 16]),
             read_only: Some(false),
         };
-        self.input(id, Input::ClientConnect { conn: c, req });
+        self.input(id, Input::ClientConnect { conn: k, req });
         self.pump();
-        assert!(
-            self.seen[id as usize - 1]
-                .iter()
-                .any(|o| matches!(o, Output::Connected { conn, resp } if *conn == c && resp.session_id.0 != 0)),
-            "the session was created through the leader"
+        let ok = self.seen[id as usize - 1].iter().any(
+            |o| matches!(o, Output::Connected { conn, resp } if *conn == k && resp.session_id.0 != 0),
         );
-        c
+        ok.then_some(k)
+    }
+    /// Whether `id` answered request `xid` of `conn` with success.
+    fn acked(&self, id: u64, conn: ConnId, xid: i32) -> bool {
+        self.seen[id as usize - 1].iter().any(|o| {
+            matches!(o, Output::Reply { conn: k, xid: x, result: Ok(_), .. } if *k == conn && x.0 == xid)
+        })
     }
     fn create(&mut self, id: u64, conn: ConnId, xid: i32, path: &str) {
         let req = Request::Create(CreateRequest {

@@ -22,8 +22,7 @@ use super::{Node, Phase};
 use crate::ids::{ConnId, ServerId, SessionId, Xid, Zxid};
 use crate::output::{DurableWrite, Mode, Output, ProtocolEvent};
 use crate::peer::{Forward, PeerMsg};
-use crate::proto::{ConnectResponse, Request, Response};
-use crate::session;
+use crate::proto::{Request, Response};
 use crate::txn::{Txn, TxnRecord};
 
 /// Where the learner is in its session with the leader.
@@ -291,14 +290,7 @@ impl Node {
                     return; // the client went away; the session will expire
                 }
                 self.attach(conn, id, timeout_ms);
-                let resp = ConnectResponse {
-                    protocol_version: 0,
-                    timeout_ms,
-                    session_id: id,
-                    passwd: Bytes::copy_from_slice(&session::password(id)),
-                    read_only: Some(false),
-                };
-                self.emit(Output::Connected { conn, resp }, None);
+                self.connected(conn, id, timeout_ms, Some(false));
             }
             Waiting::Write { conn, xid, req, wall_ms } => {
                 let reply = self.reconfig_reply(&req, super::writes::write_response(&req, result));

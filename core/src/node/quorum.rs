@@ -305,7 +305,6 @@ impl Node {
     /// Applies one transaction to the tree and the session table; fires watches when asked
     /// (not while the node is not serving). Returns what the tree said.
     pub(super) fn apply_txn(&mut self, rec: &TxnRecord, fire: bool) -> crate::tree::TxnResult {
-        use crate::proto::{keeper_state, WatchedEvent};
         use crate::txn::Txn;
         let acls_before = crate::watch::AclsBefore::read(&self.tree, &rec.txn, rec.header.session);
         let applied = self.tree.apply(rec);
@@ -326,22 +325,7 @@ impl Node {
         }
         self.event(ProtocolEvent::Applied { zxid: rec.header.zxid, digest: self.tree.digest() });
         if fire {
-            for change in &applied.changes {
-                for fired in self.watches.fire(change) {
-                    // Only to connections that may read the node (ZOOKEEPER-4799).
-                    let Some(c) = self.conns.get(&fired.conn) else { continue };
-                    if !acls_before.may_read(&self.tree, &fired, &c.auth, self.config.skip_acl) {
-                        continue;
-                    }
-                    let event = WatchedEvent {
-                        event_type: fired.event_type,
-                        state: keeper_state::SYNC_CONNECTED,
-                        path: fired.path,
-                    };
-                    let zxid = rec.header.zxid;
-                    self.emit(Output::Watch { conn: fired.conn, zxid, event }, None);
-                }
-            }
+            self.fire_watches(&applied.changes, &acls_before, rec.header.zxid);
         }
         applied.result
     }

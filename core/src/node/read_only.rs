@@ -20,15 +20,12 @@
 
 use std::collections::BTreeSet;
 
-use bytes::Bytes;
-
 use super::quorum::Role;
 use super::Node;
 use crate::error::KeeperError;
 use crate::ids::{ConnId, SessionId, Xid};
-use crate::output::{Mode, Output};
-use crate::proto::{ConnectRequest, ConnectResponse, Request, Response};
-use crate::session;
+use crate::output::Mode;
+use crate::proto::{ConnectRequest, Request, Response};
 
 /// Where a replicated node stands with read-only mode.
 #[derive(Debug, Default)]
@@ -115,39 +112,15 @@ impl Node {
             let deadline = self.deadline_for(timeout_ms);
             self.sessions.add(id, timeout_ms, deadline);
             self.qm().ro.local.insert(id);
+            self.attach(conn, id, timeout_ms);
             id
         } else {
-            let known = self.sessions.get(req.session_id).is_some_and(|s| !s.closing)
-                && req.passwd.as_ref() == session::password(req.session_id);
-            if !known {
-                let resp = ConnectResponse {
-                    protocol_version: 0,
-                    timeout_ms: 0,
-                    session_id: SessionId::NONE,
-                    passwd: Bytes::from_static(&[0; 16]),
-                    read_only: Some(true),
-                };
-                self.emit(Output::Connected { conn, resp }, None);
-                self.close_conn(conn);
+            if !self.reattach(conn, &req, timeout_ms, Some(true)) {
                 return;
             }
-            let previous = self.sessions.get(req.session_id).and_then(|s| s.conn);
-            if let Some(old) = previous.filter(|old| *old != conn) {
-                self.close_conn(old);
-            }
-            let deadline = self.deadline_for(timeout_ms);
-            self.sessions.touch(req.session_id, deadline);
             req.session_id
         };
-        self.attach(conn, id, timeout_ms);
-        let resp = ConnectResponse {
-            protocol_version: 0,
-            timeout_ms,
-            session_id: id,
-            passwd: Bytes::copy_from_slice(&session::password(id)),
-            read_only: Some(true),
-        };
-        self.emit(Output::Connected { conn, resp }, None);
+        self.connected(conn, id, timeout_ms, Some(true));
     }
 
     /// One request of a read-only session (already validated and touched).

@@ -72,9 +72,21 @@ impl Node {
         if self.txns_since_snapshot >= self.snapshot_after {
             self.take_snapshot();
         }
-        for change in &applied.changes {
+        self.fire_watches(&applied.changes, &acls_before, rec.header.zxid);
+        applied.result
+    }
+
+    /// Fires the watches `changes` trigger, each event only to a connection that may read
+    /// the node (by the ACLs from before the transaction, ZOOKEEPER-4799). Shared by the
+    /// standalone commit and the replicated apply.
+    pub(super) fn fire_watches(
+        &mut self,
+        changes: &[crate::tree::Change],
+        acls_before: &crate::watch::AclsBefore,
+        zxid: Zxid,
+    ) {
+        for change in changes {
             for fired in self.watches.fire(change) {
-                // Only to connections that may read the node (ZOOKEEPER-4799).
                 let Some(c) = self.conns.get(&fired.conn) else { continue };
                 if !acls_before.may_read(&self.tree, &fired, &c.auth, self.config.skip_acl) {
                     continue;
@@ -84,10 +96,9 @@ impl Node {
                     state: keeper_state::SYNC_CONNECTED,
                     path: fired.path,
                 };
-                self.emit(Output::Watch { conn: fired.conn, zxid: rec.header.zxid, event }, None);
+                self.emit(Output::Watch { conn: fired.conn, zxid, event }, None);
             }
         }
-        applied.result
     }
 
     /// A new global session: a createSession transaction.

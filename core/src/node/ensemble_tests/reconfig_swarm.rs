@@ -25,32 +25,6 @@ fn leader(c: &Cluster) -> Option<u64> {
     (1..=4).find(|id| c.mode(*id) == Some(Mode::Leader))
 }
 
-/// Opens a session on `id`; `None` if the node did not take it.
-fn try_client(c: &mut Cluster, id: u64, conn: u64) -> Option<ConnId> {
-    let k = ConnId(conn);
-    c.input(id, Input::ClientOpen { conn: k, addr: "10.0.0.9:1".into() });
-    let req = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: crate::ids::Zxid::ZERO,
-        timeout_ms: 4000,
-        session_id: SessionId::NONE,
-        passwd: Bytes::from_static(&[0; 16]),
-        read_only: Some(false),
-    };
-    c.input(id, Input::ClientConnect { conn: k, req });
-    c.pump();
-    let ok = c.seen[id as usize - 1].iter().any(
-        |o| matches!(o, Output::Connected { conn, resp } if *conn == k && resp.session_id.0 != 0),
-    );
-    ok.then_some(k)
-}
-
-fn acked(c: &Cluster, id: u64, conn: ConnId, xid: i32) -> bool {
-    c.seen[id as usize - 1].iter().any(|o| {
-        matches!(o, Output::Reply { conn: k, xid: x, result: Ok(_), .. } if *k == conn && x.0 == xid)
-    })
-}
-
 const CHANGES: [(Option<&str>, Option<&str>); 6] = [
     (Some("server.4=127.0.0.1:1:2:observer;127.0.0.1:3"), None),
     (Some("server.4=127.0.0.1:1:2:participant;127.0.0.1:3"), None),
@@ -76,7 +50,7 @@ fn run(seed: u64) -> Result<(), String> {
             0..=3 => {
                 if let Some(l) = leader(&c) {
                     next_conn += 1;
-                    if let Some(k) = try_client(&mut c, l, next_conn) {
+                    if let Some(k) = c.try_client(l, next_conn) {
                         let path = format!("/w{step}");
                         c.create(l, k, 1, &path);
                         c.pump();
@@ -87,7 +61,7 @@ fn run(seed: u64) -> Result<(), String> {
             4 | 5 => {
                 if let Some(l) = leader(&c) {
                     next_conn += 1;
-                    if let Some(k) = try_client(&mut c, l, next_conn) {
+                    if let Some(k) = c.try_client(l, next_conn) {
                         let (joining, leaving) = CHANGES[roll(&mut rng, 6) as usize];
                         let req = Request::Reconfig {
                             joining: joining.map(str::to_string),
@@ -163,7 +137,7 @@ fn run(seed: u64) -> Result<(), String> {
         }
     }
     for (node, conn, xid, path) in &writes {
-        if acked(&c, *node, *conn, *xid) && !c.has(l, path) {
+        if c.acked(*node, *conn, *xid) && !c.has(l, path) {
             return Err(format!("acknowledged {path} lost"));
         }
     }

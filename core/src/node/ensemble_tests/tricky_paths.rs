@@ -4,12 +4,6 @@
 
 use super::*;
 
-fn succeeded(c: &Cluster, id: u64, conn: ConnId, xid: i32) -> bool {
-    c.seen[id as usize - 1].iter().any(|o| {
-        matches!(o, Output::Reply { conn: k, xid: x, result: Ok(_), .. } if *k == conn && x.0 == xid)
-    })
-}
-
 /// Two candidates: node 2 has the higher id, node 1 the longer committed history (node 2
 /// was down while /x committed). Node 1 must lead, since a leader may never lack a
 /// committed transaction, and node 2 must follow it and receive /x.
@@ -22,7 +16,7 @@ fn competing_candidates_the_longer_history_beats_the_higher_id() {
     let conn = c.client(1, 7);
     c.create(1, conn, 1, "/x");
     c.pump();
-    assert!(succeeded(&c, 1, conn, 1), "/x committed on nodes 1 and 3");
+    assert!(c.acked(1, conn, 1), "/x committed on nodes 1 and 3");
     c.crash(3);
     c.start(2);
     c.ticks(40);
@@ -45,14 +39,14 @@ fn a_deposed_leader_drops_the_proposals_no_one_else_logged() {
     c.create(3, conn, 1, "/lost");
     c.pump_except(|_, _, msg| matches!(msg, PeerMsg::Proposal(_)));
     assert!(c.has(3, "/lost"), "the leader applied and logged its own proposal");
-    assert!(!succeeded(&c, 3, conn, 1), "without a quorum the client gets no success");
+    assert!(!c.acked(3, conn, 1), "without a quorum the client gets no success");
     c.crash(3);
     c.ticks(40);
     assert_eq!(c.mode(2), Some(Mode::Leader));
     let conn1 = c.client(1, 8);
     c.create(1, conn1, 1, "/y");
     c.pump();
-    assert!(succeeded(&c, 1, conn1, 1));
+    assert!(c.acked(1, conn1, 1));
     c.start(3);
     c.ticks(40);
     assert_eq!(c.mode(3), Some(Mode::Follower), "the deposed leader rejoins as a follower");
@@ -102,6 +96,6 @@ fn a_follower_that_crashes_mid_sync_syncs_again_on_restart() {
     let conn = c.client(1, 8);
     c.create(1, conn, 1, "/d");
     c.pump();
-    assert!(succeeded(&c, 1, conn, 1) && c.has(3, "/d"), "the write committed");
+    assert!(c.acked(1, conn, 1) && c.has(3, "/d"), "the write committed");
     assert!(c.has(2, "/d"), "later writes reach the re-synced follower");
 }
