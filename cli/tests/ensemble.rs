@@ -8,14 +8,15 @@
 //! it rejoins as a follower and reads the write made while it was down. Every wait polls
 //! with a deadline.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod ops_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keeper_core::proto::Acl;
 use keeper_net::client::{connect, Client};
+use ops_common::{four_letter, free_port};
 
 /// How long the ensemble may take to elect its first leader.
 const FORM_WITHIN: Duration = Duration::from_secs(20);
@@ -89,6 +90,8 @@ impl Drop for Member {
 struct Ensemble {
     root: PathBuf,
     members: Vec<Member>,
+    /// The `server.N=host:quorum:election` lines every zoo.cfg holds.
+    servers: String,
 }
 
 impl Drop for Ensemble {
@@ -134,20 +137,6 @@ impl Ensemble {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn four_letter(port: u16, word: &str) -> Option<String> {
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 fn setup(root: &Path) -> Ensemble {
     let ports: Vec<(u16, u16, u16)> =
         (0..MEMBERS).map(|_| (free_port(), free_port(), free_port())).collect();
@@ -172,7 +161,7 @@ fn setup(root: &Path) -> Ensemble {
         std::fs::write(dir.join("zoo.cfg"), cfg).expect("write zoo.cfg");
         members.push(Member { id, dir, client_port: *client, child: None });
     }
-    Ensemble { root: root.to_path_buf(), members }
+    Ensemble { root: root.to_path_buf(), members, servers }
 }
 
 /// Connects to `addr`, retrying until `deadline` (a member that is not serving yet
@@ -232,6 +221,12 @@ async fn three_members_replicate_fail_over_and_catch_up() {
     }
     let mntr = four_letter(ens.members[leader].client_port, "mntr").unwrap_or_default();
     assert!(mntr.contains("zk_synced_followers\t2"), "leader mntr:\n{mntr}");
+    // /zookeeper/config shows the members as zoo.cfg gives them (ZooKeeper's format).
+    let config = read_until(&ens.members[follower].addr(), "/zookeeper/config", deadline).await;
+    let config = String::from_utf8_lossy(&config).into_owned();
+    for line in ens.servers.lines() {
+        assert!(config.contains(&format!("{line}:participant\n")), "{line} in:\n{config}");
+    }
 
     // Kill the leader; a new leader among the survivors serves a write within the bound.
     ens.members[leader].kill9();

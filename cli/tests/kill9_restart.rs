@@ -19,9 +19,9 @@
 //! every acknowledged node back through multiRead batches, so a round stays cheap as the
 //! ledger grows to thousands of nodes.
 
+mod ops_common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use keeper_core::error::KeeperError;
 use keeper_core::proto::{Acl, OpResult, Request, Response};
 use keeper_net::client::{connect, Client, ClientError};
+use ops_common::{four_letter, free_port};
 
 /// Kill/restart cycles in one run unless `KEEPER_KILL9_ROUNDS` says otherwise.
 const DEFAULT_ROUNDS: usize = 5;
@@ -125,22 +126,6 @@ fn env_number(name: &str) -> Option<u64> {
     std::env::var(name)
         .ok()
         .map(|s| s.parse().unwrap_or_else(|_| panic!("{name}={s:?} is not a non-negative integer")))
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
-}
-
-/// Sends a four-letter word and returns the whole answer (the server closes after it).
-fn four_letter(port: u16, word: &str) -> Option<String> {
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
 }
 
 fn log_tail(path: &Path) -> String {

@@ -128,6 +128,20 @@ impl ZooCfg {
         let voters = self.servers.values().filter(|s| !s.observer).count();
         !self.standalone_enabled || voters > 1
     }
+
+    /// The core's ensemble for the `server.N` lines: every member with its addresses (what
+    /// `/zookeeper/config` shows), initLimit and syncLimit (counted in tickTimes) turned
+    /// into core ticks (`Config::tick_ms` may be finer than tickTime), and the leader's
+    /// ping every half tickTime, as ZooKeeper's.
+    pub fn ensemble(&self) -> crate::config::Ensemble {
+        let mut ens = crate::config::Ensemble::from_servers(&self.servers, self.config.tick_ms);
+        let (tick, tick_time) = (self.config.tick_ms.max(1), self.config.tick_time_ms);
+        let in_ticks = |limit: u32| (u64::from(limit).max(1) * tick_time).div_ceil(tick).max(1);
+        ens.init_limit_ticks = in_ticks(self.init_limit_ticks.unwrap_or(10));
+        ens.sync_limit_ticks = in_ticks(self.sync_limit_ticks.unwrap_or(5));
+        ens.ping_every_ticks = (tick_time / 2 / tick).max(1);
+        ens
+    }
 }
 
 /// `metricsProvider.className` of ZooKeeper's Prometheus provider (serves `/metrics`).
@@ -541,6 +555,17 @@ server.2=localhost:20022:20021:observer
         // An ensemble member ticks at most every 50 ms; tickTime itself is kept for `conf`.
         assert_eq!(cfg.config.tick_time_ms, 2000);
         assert_eq!(cfg.config.tick_ms, crate::config::ENSEMBLE_TICK_MS);
+        // initLimit 10 and syncLimit 5 tickTimes of 2000 ms in 50 ms core ticks; pings every
+        // 1000 ms; the members keep the addresses /zookeeper/config shows.
+        let ens = cfg.ensemble();
+        assert_eq!((ens.init_limit_ticks, ens.sync_limit_ticks), (400, 200));
+        assert_eq!(ens.ping_every_ticks, 20);
+        let text = ens.config_text();
+        assert!(
+            text.contains("server.1=localhost:20012:20011:participant;localhost:20010"),
+            "{text}"
+        );
+        assert!(text.contains("server.2=localhost:20022:20021:observer"), "{text}");
         assert_eq!(cfg.config.min_session_timeout_ms, 4000);
         assert_eq!(cfg.config.max_session_timeout_ms, 40000);
         assert_eq!(cfg.client_port, Some(20000));

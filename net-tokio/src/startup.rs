@@ -9,7 +9,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
-use keeper_core::config::Ensemble;
 use keeper_core::output::DurableWrite;
 use keeper_core::persist::Recovered;
 use keeper_core::zoocfg::{parse_myid, ZooCfg};
@@ -300,16 +299,6 @@ pub fn ensemble_config(cfg: &mut ZooCfg) -> Result<PeerConfig, StartupError> {
             observer: line.observer,
         })
         .collect();
-    let participants = members.iter().filter(|m| !m.observer).map(|m| m.id);
-    let observers = members.iter().filter(|m| m.observer).map(|m| m.id);
-    let mut ens = Ensemble::new(participants, observers, cfg.config.tick_ms);
-    // zoocfg requires both when distributed. initLimit/syncLimit count tickTimes; the
-    // core may tick faster than tickTime (Config::tick_ms), so they become core ticks.
-    let (tick, tick_time) = (cfg.config.tick_ms.max(1), cfg.config.tick_time_ms);
-    let in_ticks = |limit: u64| (limit.max(1) * tick_time).div_ceil(tick).max(1);
-    ens.init_limit_ticks = in_ticks(u64::from(cfg.init_limit_ticks.unwrap_or(10)));
-    ens.sync_limit_ticks = in_ticks(u64::from(cfg.sync_limit_ticks.unwrap_or(5)));
-    ens.ping_every_ticks = (tick_time / 2 / tick).max(1);
-    cfg.config.ensemble = Some(ens);
+    cfg.config.ensemble = Some(cfg.ensemble());
     Ok(PeerConfig { me, members, max_frame: keeper_core::peer_codec::DEFAULT_MAX_FRAME })
 }

@@ -91,7 +91,7 @@ impl Drop for Server {
 }
 
 fn try_start(dir: &Path, data_dir: &Path, extra: &str, attempt: usize) -> Result<Server, String> {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let cfg = dir.join(format!("zoo-{port}.cfg"));
     std::fs::write(
         &cfg,
@@ -133,6 +133,11 @@ fn try_start(dir: &Path, data_dir: &Path, extra: &str, attempt: usize) -> Result
         std::thread::sleep(Duration::from_millis(50));
     }
     Err("server did not answer ruok within 20 s".into())
+}
+
+/// A loopback port free at the moment of asking.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// Sends a four-letter word and returns the whole answer.
