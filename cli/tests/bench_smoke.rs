@@ -12,7 +12,11 @@ use keeper_core::zoocfg::ZooCfg;
 fn start_server() -> String {
     let dir = std::env::temp_dir().join(format!("keeper-bench-smoke-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let text = format!("dataDir={}\ntickTime=100\nclientPort=0\n", dir.display());
+    // No AdminServer: the test must not depend on port 8080 being free.
+    let text = format!(
+        "dataDir={}\ntickTime=100\nclientPort=0\nadmin.enableServer=false\n",
+        dir.display()
+    );
     let cfg = ZooCfg::parse(&text).expect("valid test config");
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
