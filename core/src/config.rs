@@ -44,6 +44,9 @@ pub struct Config {
     pub snap_count: u64,
     /// `reconfigEnabled`.
     pub reconfig_enabled: bool,
+    /// `standaloneEnabled` (default true): while true, a reconfig may not leave fewer than
+    /// two voters (ZooKeeper's rule); false lets an ensemble shrink to one voter.
+    pub standalone_enabled: bool,
     /// `maxClientCnxns` per client IP (0 = unlimited).
     pub max_client_cnxns: u32,
     /// `maxWatchBytesPerSession` (keeper's own): bytes of watches one connection may hold,
@@ -251,6 +254,7 @@ impl Config {
             four_letter_whitelist: vec!["srvr".to_string()],
             snap_count: 100_000,
             reconfig_enabled: false,
+            standalone_enabled: true,
             max_client_cnxns: 60,
             max_watch_bytes_per_session: crate::limits::DEFAULT_MAX_WATCH_BYTES_PER_SESSION,
             global_outstanding_limit: 1000,

@@ -22,6 +22,7 @@
 
 pub mod acl;
 pub mod config;
+pub mod dynamic_config;
 pub mod election;
 pub mod error;
 pub mod four_letter;

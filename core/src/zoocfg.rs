@@ -68,8 +68,15 @@ pub struct ZooCfg {
     pub pre_alloc_size_kb: u64,
     /// `forceSync` (default yes).
     pub force_sync: bool,
-    /// `dynamicConfigFile`, if set.
+    /// `dynamicConfigFile`, if set: the file that holds the `server.N` lines (see
+    /// [`crate::dynamic_config`]).
     pub dynamic_config_file: Option<String>,
+    /// The membership's version: the hex suffix of the dynamic file's name
+    /// (`zoo.cfg.dynamic.<version>`), 0 when the lines are in zoo.cfg itself.
+    pub config_version: u64,
+    /// Where zoo.cfg was read from (set by the shell), so that a reconfiguration can write
+    /// `zoo.cfg.dynamic.<version>` next to it and point zoo.cfg at it.
+    pub source_path: Option<String>,
     /// Keys not recognised, as `key=value` in file order; logged by the caller, not fatal.
     pub unknown: Vec<String>,
 }
@@ -122,6 +129,31 @@ impl ZooCfg {
         Ok(cfg)
     }
 
+    /// Parses zoo.cfg text together with the text of the file its `dynamicConfigFile`
+    /// names, as ZooKeeper does: the dynamic file holds only `server.N` lines (no
+    /// `version=`, which is in its name), and zoo.cfg then may not hold any. Errors in
+    /// the dynamic file name its line and say so.
+    pub fn parse_with_dynamic(text: &str, dynamic: &str) -> Result<ZooCfg, ConfigError> {
+        let mut props = properties(text);
+        if let Some(p) = props.iter().find(|p| p.key.starts_with("server.")) {
+            return Err(err(p, "must be in the dynamic configuration file (dynamicConfigFile)"));
+        }
+        for p in properties(dynamic) {
+            let in_dynamic = |m: &str| ConfigError {
+                line: p.line,
+                message: format!("dynamic configuration file: {}: {m}", p.key),
+            };
+            match p.key.as_str() {
+                "version" => return Err(in_dynamic("the version is the file name's suffix")),
+                k if k.starts_with("server.") => props.push(p),
+                _ => return Err(in_dynamic("only server.N lines belong here")),
+            }
+        }
+        let mut cfg = Builder::default().build(&props)?;
+        cfg.initial_text = text.to_string();
+        Ok(cfg)
+    }
+
     /// True when this server runs the quorum code: `standaloneEnabled=false` or more than
     /// one voting member is configured (QuorumPeerConfig's rule).
     pub fn is_distributed(&self) -> bool {
@@ -140,6 +172,7 @@ impl ZooCfg {
         ens.init_limit_ticks = in_ticks(self.init_limit_ticks.unwrap_or(10));
         ens.sync_limit_ticks = in_ticks(self.sync_limit_ticks.unwrap_or(5));
         ens.ping_every_ticks = (tick_time / 2 / tick).max(1);
+        ens.version = self.config_version;
         ens
     }
 }
@@ -194,6 +227,15 @@ fn properties(text: &str) -> Vec<Property> {
         out.push(Property { line: index + 1, key: unescape(key), value: unescape(value) });
     }
     out
+}
+
+/// The key of one physical properties line (`None` for blanks and comments).
+pub(crate) fn line_key(line: &str) -> Option<String> {
+    let first = line.trim_start_matches([' ', '\t', '\x0c']);
+    if first.is_empty() || first.starts_with('#') || first.starts_with('!') {
+        return None;
+    }
+    Some(unescape(split_key_value(first).0))
 }
 
 /// A line continues when it ends in an odd number of backslashes.
@@ -291,6 +333,8 @@ impl Builder {
             pre_alloc_size_kb: 65536,
             force_sync: true,
             dynamic_config_file: None,
+            config_version: 0,
+            source_path: None,
             unknown: Vec::new(),
         };
         let mut data_log_dir = None;
@@ -443,6 +487,7 @@ impl Builder {
         cfg.config.client_port = cfg.client_port.unwrap_or(0);
         cfg.config.data_dir = cfg.data_dir.clone();
         cfg.config.data_log_dir = cfg.data_log_dir.clone();
+        cfg.config.standalone_enabled = cfg.standalone_enabled;
         if cfg.is_distributed() {
             if cfg.init_limit_ticks.is_none() {
                 return Err(whole("initLimit is not set"));

@@ -291,6 +291,7 @@ impl Router {
                 }
             }
         }
+        self.peers.apply_config(node.ensemble());
     }
 
     /// Carries out one output. Encoding lives in core; this only picks the buffer or queue.
@@ -320,6 +321,10 @@ impl Router {
                     }
                     ProtocolEvent::Looking { last_zxid } => {
                         info!(%last_zxid, "looking for a leader")
+                    }
+                    ProtocolEvent::Reconfigured { version } => {
+                        info!(%version, "new configuration active");
+                        self.peers.note_reconfigured();
                     }
                     _ => tracing::trace!(?e, "protocol event"),
                 }

@@ -8,6 +8,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use keeper_core::output::DurableWrite;
 use keeper_core::persist::Recovered;
@@ -19,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, Instrument};
 
 use crate::admin::{self, Sources};
-use crate::peer::{self, Member, PeerConfig};
+use crate::peer::{self, ConfigFiles, Member, PeerConfig};
 use crate::server::{self, StorageLink};
 use crate::stats::ShellStats;
 use crate::storage::{Storage, StorageOptions};
@@ -36,11 +37,22 @@ impl std::fmt::Display for StartupError {
 
 impl std::error::Error for StartupError {}
 
-/// Reads and parses zoo.cfg, then reads `dataDir/myid` when the file has server lines.
+/// Reads and parses zoo.cfg (and the file its `dynamicConfigFile` names, whose name
+/// carries the membership's version), then reads `dataDir/myid` when there are server
+/// lines. A member whose own server line gives a client port and whose zoo.cfg has no
+/// `clientPort` (ZooKeeper removes it when it rewrites zoo.cfg) serves on that port.
 pub fn load_config(path: &Path) -> Result<ZooCfg, StartupError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| StartupError(format!("cannot read {}: {e}", path.display())))?;
     let mut cfg = ZooCfg::parse(&text).map_err(|e| StartupError(e.to_string()))?;
+    if let Some(dynamic) = cfg.dynamic_config_file.clone() {
+        let dyn_text = std::fs::read_to_string(&dynamic)
+            .map_err(|e| StartupError(format!("cannot read dynamicConfigFile {dynamic}: {e}")))?;
+        cfg = ZooCfg::parse_with_dynamic(&text, &dyn_text)
+            .map_err(|e| StartupError(format!("{e} (dynamicConfigFile {dynamic})")))?;
+        cfg.config_version = keeper_core::dynamic_config::version_from_file_name(&dynamic);
+    }
+    cfg.source_path = Some(path.display().to_string());
     if !cfg.servers.is_empty() {
         let myid_path = Path::new(&cfg.data_dir).join("myid");
         match std::fs::read_to_string(&myid_path) {
@@ -52,6 +64,14 @@ pub fn load_config(path: &Path) -> Result<ZooCfg, StartupError> {
                 return Err(StartupError(format!("{}: {e}", myid_path.display())))
             }
             Err(_) => {}
+        }
+        let own = cfg.servers.get(&cfg.config.server_id.0);
+        if let (None, Some(line)) = (cfg.client_port, own) {
+            if let Some(port) = line.client_port {
+                cfg.client_port = Some(port);
+                cfg.config.client_port = port;
+                cfg.client_port_address = line.client_address.clone();
+            }
         }
     }
     Ok(cfg)
@@ -300,5 +320,14 @@ pub fn ensemble_config(cfg: &mut ZooCfg) -> Result<PeerConfig, StartupError> {
         })
         .collect();
     cfg.config.ensemble = Some(cfg.ensemble());
-    Ok(PeerConfig { me, members, max_frame: keeper_core::peer_codec::DEFAULT_MAX_FRAME })
+    // syncLimit as a duration: how long a link may stay silent (the leader pings its
+    // learners every half tickTime, and idle links carry keepalives).
+    let sync_limit = u64::from(cfg.sync_limit_ticks.unwrap_or(5).max(1));
+    let idle = Duration::from_millis(sync_limit.saturating_mul(cfg.config.tick_time_ms).max(100));
+    let files = match (&cfg.source_path, cfg.config.reconfig_enabled) {
+        (Some(path), true) => Some(ConfigFiles { static_path: path.into() }),
+        _ => None,
+    };
+    let max_frame = keeper_core::peer_codec::DEFAULT_MAX_FRAME;
+    Ok(PeerConfig { me, members, max_frame, idle: Some(idle), files })
 }

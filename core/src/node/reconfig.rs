@@ -120,7 +120,8 @@ impl Node {
             }
         }
         next.version = zxid.0;
-        if next.participants.len() < 2 {
+        let fewest = if self.config.standalone_enabled { 2 } else { 1 };
+        if next.participants.len() < fewest {
             return Err(KeeperError::BadArguments); // standaloneEnabled: at least 2 voters
         }
         let me = self.config.server_id;

@@ -1,6 +1,12 @@
 //! One peer link: the hello on an accepted connection, then a reader (frames → events)
 //! and a writer (queue → socket) until either ends.
 //!
+//! Liveness: with [`PeerConfig::idle`] set, a link on which nothing (not even a keepalive)
+//! arrives for that long is broken and reported down, so a half-open TCP connection (a
+//! peer host that vanished, a cable pulled) never holds a member. Each end writes its
+//! hello again as a keepalive after a third of that time without other writes; a hello
+//! after the first is accepted only from the same server and otherwise ignored.
+//!
 //! Invariant: a link announces itself (`PeerEvent::Up`) before any of its messages and
 //! reports `PeerEvent::Down` after the last, all on the same channel, so the node task sees
 //! them in that order; the link ends when the node task drops its sender.
@@ -70,9 +76,14 @@ pub async fn run_link(
         return;
     }
     let (reader, writer) = stream.into_split();
+    let keepalive = cfg.idle.map(|idle| {
+        let mut frame = Vec::new();
+        peer_codec::encode_hello(&cfg.hello_to(id), &mut frame);
+        (idle / 3, frame)
+    });
     let why = tokio::select! {
-        why = read_loop(id, generation, reader, initial, cfg.max_frame, events) => why,
-        why = write_loop(writer, rx, queued) => why,
+        why = read_loop(id, generation, reader, initial, cfg, events) => why,
+        why = write_loop(writer, rx, queued, keepalive) => why,
     };
     debug!(peer = %id, generation, why, "peer link ended");
     let _ = events.send(PeerEvent::Down { id, generation }).await;
@@ -83,9 +94,10 @@ async fn read_loop(
     generation: u64,
     mut reader: tokio::net::tcp::OwnedReadHalf,
     mut buf: Vec<u8>,
-    max_frame: usize,
+    cfg: &PeerConfig,
     events: &mpsc::Sender<PeerEvent>,
 ) -> String {
+    let max_frame = cfg.max_frame;
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         let mut start = 0;
@@ -97,7 +109,12 @@ async fn read_loop(
                         return "server gone".into();
                     }
                 }
-                Ok(Some((PeerFrame::Hello(_), _))) => return "a second hello".into(),
+                Ok(Some((PeerFrame::Hello(h), used))) => {
+                    if h.from != id || h.to != cfg.me {
+                        return format!("a hello from {} to {} on this link", h.from, h.to);
+                    }
+                    start += used; // a keepalive
+                }
                 Ok(None) => break,
                 Err(e) => {
                     warn!(peer = %id, "bad frame from peer: {e}; breaking the link");
@@ -106,7 +123,18 @@ async fn read_loop(
             }
         }
         buf.drain(..start);
-        match reader.read(&mut chunk).await {
+        let read = reader.read(&mut chunk);
+        let read = match cfg.idle {
+            Some(idle) => match tokio::time::timeout(idle, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    warn!(peer = %id, "nothing heard from the peer for {idle:?}; breaking the link");
+                    return format!("idle for {idle:?}");
+                }
+            },
+            None => read.await,
+        };
+        match read {
             Ok(0) => return "eof".into(),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) => return e.to_string(),
@@ -118,9 +146,23 @@ async fn write_loop(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::Receiver<Vec<u8>>,
     queued: Arc<AtomicUsize>,
+    keepalive: Option<(std::time::Duration, Vec<u8>)>,
 ) -> String {
     let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
+    loop {
+        let next = match &keepalive {
+            Some((every, frame)) => match tokio::time::timeout(*every, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Err(e) = writer.write_all(frame).await {
+                        return e.to_string();
+                    }
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(first) = next else { break };
         batch.extend_from_slice(&first);
         while batch.len() < READ_CHUNK {
             match rx.try_recv() {

@@ -26,6 +26,7 @@
 //! Nothing here decides anything about the protocol: it moves bytes (STYLE.md §11).
 
 mod link;
+pub mod members;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -40,6 +41,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn, Instrument};
 
 pub use link::run_link;
+pub use members::{ConfigFiles, Control};
 
 /// Frames one link may hold unsent before it is broken.
 pub const LINK_QUEUE_FRAMES: usize = 16 * 1024;
@@ -71,6 +73,11 @@ pub struct PeerConfig {
     pub members: Vec<Member>,
     /// Largest frame accepted from a peer.
     pub max_frame: usize,
+    /// A link on which nothing arrives for this long is broken (syncLimit as a duration);
+    /// each end sends a keepalive after a third of it without other traffic. `None`: never.
+    pub idle: Option<Duration>,
+    /// Where to write each new configuration (`reconfigEnabled=true`), if anywhere.
+    pub files: Option<ConfigFiles>,
 }
 
 impl PeerConfig {
@@ -82,24 +89,32 @@ impl PeerConfig {
         self.members.iter().map(|m| (m.id, m.observer)).collect()
     }
     /// Checks a hello from an accepted connection: `Ok(peer id)` or why it is refused.
+    /// A server id outside the configuration is accepted (a server about to be added, or
+    /// one removed that still follows; see [`members`]).
     fn check_hello(&self, hello: &Hello) -> Result<ServerId, String> {
         if hello.to != self.me {
             return Err(format!("hello meant for server {}, this is {}", hello.to, self.me));
         }
-        if hello.from == self.me || !self.members.iter().any(|m| m.id == hello.from) {
-            return Err(format!("server {} is not another member of this ensemble", hello.from));
+        if hello.from == self.me {
+            return Err(format!("server {} says it is this server", hello.from));
         }
         if hello.members != self.shape() {
-            // Dynamic reconfiguration may change the member list; tell, but do not refuse.
-            warn!(peer = %hello.from, theirs = ?hello.members, ours = ?self.shape(),
+            // Dynamic reconfiguration changes the member list: tell, but do not refuse.
+            debug!(peer = %hello.from, theirs = ?hello.members, ours = ?self.shape(),
                 "peer lists a different set of members");
         }
         Ok(hello.from)
+    }
+    /// The hello this server opens a link to `to` with (and sends as a keepalive).
+    fn hello_to(&self, to: ServerId) -> Hello {
+        Hello { from: self.me, to, members: self.shape() }
     }
 }
 
 /// What link tasks tell the node task, in per-link order.
 pub enum PeerEvent {
+    /// The transport's control handle, sent once before anything else.
+    Attach(Control),
     /// A link to `id` is up; sends go to `out` from now on.
     Up { id: ServerId, out: LinkOut },
     /// A message read from link `generation`.
@@ -124,12 +139,20 @@ pub struct PeerRouter {
     links: BTreeMap<ServerId, LinkOut>,
     /// The latest vote for each peer that had no link when it was sent.
     waiting_votes: BTreeMap<ServerId, PeerMsg>,
+    /// The transport's membership manager, once attached.
+    control: Option<Control>,
+    /// The core reported a new configuration that the transport has not been given yet.
+    reconfigured: bool,
 }
 
 impl PeerRouter {
     /// Turns a link event into the inputs the node should see (possibly none).
     pub fn event(&mut self, ev: PeerEvent) -> Vec<Input> {
         match ev {
+            PeerEvent::Attach(control) => {
+                self.control = Some(control);
+                Vec::new()
+            }
             PeerEvent::Up { id, out } => {
                 info!(peer = %id, generation = out.generation, "peer link up");
                 let mut inputs = match self.links.insert(id, out) {
@@ -167,6 +190,21 @@ impl PeerRouter {
     pub fn break_all(&mut self) {
         self.links.clear();
         self.waiting_votes.clear();
+    }
+
+    /// Notes `ProtocolEvent::Reconfigured`; the node task then calls [`Self::apply_config`]
+    /// with the node's configuration once the outputs of the input are routed.
+    pub fn note_reconfigured(&mut self) {
+        self.reconfigured = true;
+    }
+
+    /// Hands the active configuration to the transport if the core changed it.
+    pub fn apply_config(&mut self, ens: Option<&keeper_core::config::Ensemble>) {
+        if std::mem::take(&mut self.reconfigured) {
+            if let (Some(control), Some(ens)) = (&self.control, ens) {
+                control.reconfigured(ens);
+            }
+        }
     }
 
     fn current(&self, id: ServerId) -> Option<u64> {
@@ -238,8 +276,9 @@ pub async fn bind(cfg: &PeerConfig) -> std::io::Result<PeerListeners> {
     })
 }
 
-/// Starts the listeners' accept loops and one dialer per lower-id member; returns the
-/// receiver of their events. Everything stops when `shutdown` turns true.
+/// Starts the listeners' accept loops and the membership manager with one dialer per
+/// lower-id member; returns the receiver of their events, whose first is the manager's
+/// [`PeerEvent::Attach`]. Everything stops when `shutdown` turns true.
 pub fn start(
     cfg: Arc<PeerConfig>,
     listeners: PeerListeners,
@@ -251,19 +290,17 @@ pub fn start(
             info!(%addr, "listening for peers on the {port} port");
         }
         let task = accept_loop(listener, cfg.clone(), tx.clone());
-        spawn_until(task, shutdown.clone());
+        let _ = spawn_until(task, shutdown.clone());
     }
-    for m in cfg.members.iter().filter(|m| m.id < cfg.me) {
-        let task = dial_loop(m.clone(), cfg.clone(), tx.clone());
-        spawn_until(task, shutdown.clone());
-    }
+    let control = members::spawn_manager(cfg, tx.clone(), shutdown);
+    let _ = tx.try_send(PeerEvent::Attach(control));
     rx
 }
 
 fn spawn_until(
     task: impl std::future::Future<Output = ()> + Send + 'static,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(
         async move {
             tokio::select! {
@@ -272,7 +309,7 @@ fn spawn_until(
             }
         }
         .in_current_span(),
-    );
+    )
 }
 
 async fn accept_loop(listener: TcpListener, cfg: Arc<PeerConfig>, events: mpsc::Sender<PeerEvent>) {
@@ -305,7 +342,7 @@ async fn accept_loop(listener: TcpListener, cfg: Arc<PeerConfig>, events: mpsc::
 /// Keeps one link to `peer` (a lower id) up: dial, hello, run the link, back off, again.
 async fn dial_loop(peer: Member, cfg: Arc<PeerConfig>, events: mpsc::Sender<PeerEvent>) {
     let mut backoff = BACKOFF_MIN;
-    let hello = Hello { from: cfg.me, to: peer.id, members: cfg.shape() };
+    let hello = cfg.hello_to(peer.id);
     loop {
         let addr = (peer.host.as_str(), peer.election_port);
         let started = tokio::time::Instant::now();

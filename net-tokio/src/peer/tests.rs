@@ -93,8 +93,10 @@ async fn two_servers_link_exchange_and_see_the_break() {
     };
     let port = |i: usize| ports[i].local_addr().unwrap().port();
     let members = vec![member(1, port(0), port(1)), member(2, port(2), port(3))];
-    let cfg =
-        |me| Arc::new(PeerConfig { me: peer(me), members: members.clone(), max_frame: 1 << 20 });
+    let cfg = |me| {
+        let members = members.clone();
+        Arc::new(PeerConfig { me: peer(me), members, max_frame: 1 << 20, idle: None, files: None })
+    };
     let mut it = ports.into_iter();
     let (e1, q1, e2, q2) =
         (it.next().unwrap(), it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
@@ -104,6 +106,11 @@ async fn two_servers_link_exchange_and_see_the_break() {
     let mut rx2 = start(cfg(2), PeerListeners { quorum: q2, election: e2 }, stop2_rx);
     let (mut r1, mut r2) = (PeerRouter::default(), PeerRouter::default());
     let within = Duration::from_secs(10);
+    for (rx, r) in [(&mut rx1, &mut r1), (&mut rx2, &mut r2)] {
+        let attach = tokio::time::timeout(within, rx.recv()).await.unwrap().unwrap();
+        assert!(matches!(attach, PeerEvent::Attach(_)), "the control handle comes first");
+        assert!(r.event(attach).is_empty());
+    }
     // Both ends see the link come up.
     let up1 = tokio::time::timeout(within, rx1.recv()).await.unwrap().unwrap();
     assert!(r1.event(up1).is_empty());
@@ -128,4 +135,85 @@ async fn two_servers_link_exchange_and_see_the_break() {
     drop(rx2);
     let ev = tokio::time::timeout(within, rx1.recv()).await.unwrap().unwrap();
     assert_eq!(r1.event(ev), vec![Input::PeerDown { id: peer(2) }]);
+}
+
+/// A transport with an idle limit, its own election port, and its event receiver (the
+/// Attach event already taken).
+async fn idle_server(me: u64, members: Vec<Member>, idle: Duration) -> mpsc::Receiver<PeerEvent> {
+    let own = members.iter().find(|m| m.id == peer(me)).unwrap().clone();
+    let election = TcpListener::bind(("127.0.0.1", own.election_port)).await.unwrap();
+    let quorum = TcpListener::bind(("127.0.0.1", own.quorum_port)).await.unwrap();
+    let cfg =
+        PeerConfig { me: peer(me), members, max_frame: 1 << 20, idle: Some(idle), files: None };
+    let (stop, stop_rx) = watch::channel(false);
+    std::mem::forget(stop); // runs until the test's runtime ends
+    let mut rx = start(Arc::new(cfg), PeerListeners { quorum, election }, stop_rx);
+    assert!(matches!(rx.recv().await, Some(PeerEvent::Attach(_))));
+    rx
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A half-open link: a "peer" says hello and then never sends another byte (as a host that
+/// vanished without a FIN). After `idle` with nothing read, the link is torn down and the
+/// node sees PeerDown; not before.
+#[tokio::test]
+async fn a_silent_link_is_broken_after_the_idle_limit() {
+    use tokio::io::AsyncWriteExt;
+    let idle = Duration::from_millis(400);
+    let members = vec![member(1, free_port(), free_port()), member(2, free_port(), free_port())];
+    let mut rx = idle_server(1, members.clone(), idle).await;
+    let mut silent = TcpStream::connect(("127.0.0.1", members[0].election_port)).await.unwrap();
+    let mut hello = Vec::new();
+    let shape = members.iter().map(|m| (m.id, m.observer)).collect();
+    peer_codec::encode_hello(&Hello { from: peer(2), to: peer(1), members: shape }, &mut hello);
+    silent.write_all(&hello).await.unwrap();
+    let mut r = PeerRouter::default();
+    let within = Duration::from_secs(10);
+    let up = tokio::time::timeout(within, rx.recv()).await.unwrap().unwrap();
+    assert!(matches!(up, PeerEvent::Up { .. }));
+    let since = tokio::time::Instant::now();
+    assert!(r.event(up).is_empty());
+    // Keepalives from server 1 arrive on the silent socket; nothing comes back.
+    let down = tokio::time::timeout(within, rx.recv()).await.unwrap().unwrap();
+    let waited = since.elapsed();
+    assert_eq!(r.event(down), vec![Input::PeerDown { id: peer(2) }]);
+    assert!(waited >= idle, "broken after {waited:?}, before the idle limit {idle:?}");
+    assert!(waited < idle * 5, "broken only after {waited:?}");
+    drop(silent);
+}
+
+/// Two live transports with the same idle limit keep a link with no protocol traffic up
+/// for many times the limit: the keepalives count as traffic.
+#[tokio::test]
+async fn keepalives_hold_a_quiet_link_up() {
+    let idle = Duration::from_millis(300);
+    let members = vec![member(1, free_port(), free_port()), member(2, free_port(), free_port())];
+    let mut rx1 = idle_server(1, members.clone(), idle).await;
+    let mut rx2 = idle_server(2, members, idle).await;
+    let (mut r1, mut r2) = (PeerRouter::default(), PeerRouter::default());
+    let within = Duration::from_secs(10);
+    assert!(r1.event(tokio::time::timeout(within, rx1.recv()).await.unwrap().unwrap()).is_empty());
+    assert!(r2.event(tokio::time::timeout(within, rx2.recv()).await.unwrap().unwrap()).is_empty());
+    // Time passing is what is tested here: five idle limits without a message.
+    tokio::time::sleep(idle * 5).await;
+    assert!(rx1.try_recv().is_err() && rx2.try_recv().is_err(), "the quiet link stayed up");
+    assert_eq!(r2.send(peer(1), &PeerMsg::Ping), None);
+    let ev = tokio::time::timeout(within, rx1.recv()).await.unwrap().unwrap();
+    assert_eq!(r1.event(ev), vec![Input::Peer { from: peer(2), msg: PeerMsg::Ping }]);
+}
+
+#[test]
+fn dialing_follows_the_configuration() {
+    use members::should_dial;
+    let ms: Vec<Member> = (1..=3).map(|i| member(i, 1, 1)).collect();
+    let picks = |me: u64, ms: &[Member]| -> Vec<u64> {
+        ms.iter().filter(|m| should_dial(peer(me), ms, m)).map(|m| m.id.0).collect()
+    };
+    assert_eq!(picks(3, &ms), vec![1, 2]);
+    assert_eq!(picks(1, &ms), Vec::<u64>::new());
+    // Server 1 was removed: no member dials it, so it dials them all.
+    assert_eq!(picks(1, &ms[1..]), vec![2, 3]);
 }
