@@ -4,7 +4,8 @@
 //! voting member that serves reads and writes; `reconfig -remove` takes a member out; and
 //! a member restarted from the zoo.cfg its reconfigurations rewrote (server lines and
 //! clientPort gone, `dynamicConfigFile=zoo.cfg.dynamic.<version>`) rejoins with the newest
-//! membership and catches up. Ports come from 42000-42999. Every wait polls with a deadline.
+//! membership and catches up. Also: a member that cannot write its epoch file stops. Ports
+//! come from 42000-42999. Every wait polls with a deadline.
 
 mod ops_common;
 
@@ -325,4 +326,47 @@ async fn members_join_leave_and_restart_from_their_dynamic_files() {
     assert_eq!(version_of(&shown), v_remove, "{shown}");
     assert!(!shown.contains(&format!("server.{gone_id}=")), "{shown}");
     println!("server 4 restarted from its dynamic file and serves:\n{shown}");
+}
+
+/// ZooKeeper treats a failed write of `acceptedEpoch`/`currentEpoch` as fatal, and so does
+/// keeper: a member that cannot record the epoch it is about to acknowledge stops with a
+/// clear error instead of acknowledging, and the other two form the ensemble without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_write_its_epoch_stops_instead_of_acknowledging() {
+    let root = std::env::temp_dir().join(format!("keeper-epochfail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let _root = Root(root.clone());
+    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root, id)).collect();
+    {
+        let all: Vec<&Member> = ms.iter().collect();
+        for m in &all {
+            m.write_cfg(&all);
+        }
+    }
+    // The epoch files are written through `<name>.tmp`: a directory there makes the write
+    // fail (as a read-only or broken disk would) while everything else works.
+    let version2 = ms[2].dir.join("data/version-2");
+    std::fs::create_dir_all(version2.join("acceptedEpoch.tmp")).expect("block acceptedEpoch");
+    for m in &mut ms {
+        m.start("1");
+    }
+    let deadline = Instant::now() + WITHIN;
+    let status = loop {
+        if let Some(s) = ms[2].child.as_mut().and_then(|c| c.try_wait().expect("wait")) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server 3 kept running\n{}", logs(&ms));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "server 3 must fail, not exit cleanly: {status:?}");
+    let log = std::fs::read_to_string(ms[2].dir.join("server-1.log")).unwrap_or_default();
+    assert!(
+        log.contains("fatal storage error: write") && log.contains("acceptedEpoch"),
+        "a clear error names the file:\n{log}"
+    );
+    assert!(!version2.join("acceptedEpoch").exists(), "no epoch was recorded");
+    tokio::task::block_in_place(|| wait_formed(&ms, &[0, 1]));
+    let c = client(&ms[0].addr()).await;
+    c.create("/still", b"ok", Acl::open_unsafe(), 0, None).await.expect("two of three serve");
+    let _ = c.close().await;
 }

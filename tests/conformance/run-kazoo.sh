@@ -3,13 +3,18 @@
 # or Apache ZooKeeper (--reference), standalone or as an ensemble (--cluster N: N servers,
 # each launched from the zoo.cfg with server.N lines that kazoo's harness writes), and
 # compare `passed` with the ratchet (keys: keeper / reference standalone,
-# keeper-ensemble / reference-ensemble with --cluster).
+# keeper-ensemble / reference-ensemble with --cluster, keeper-observer / reference-observer
+# with --observer-start).
 #
-#   tests/conformance/run-kazoo.sh [--reference] [--cluster N] [--update-ratchet] [-- PYTEST_ARGS...]
+#   tests/conformance/run-kazoo.sh [--reference] [--cluster N [--observer-start ID]]
+#                                  [--update-ratchet] [-- PYTEST_ARGS...]
+#
+# --observer-start ID sets kazoo's ZOOKEEPER_OBSERVER_START_ID: members ID..N are observers
+# (their server.N lines end in :observer), e.g. --cluster 4 --observer-start 4.
 #
 # Env: KEEPER_BIN (keeper mode; default target/release/keeper), KAZOO_TIMEOUT (seconds,
 # default 1800), ZOOKEEPER_PORT_OFFSET (default 20000), KAZOO_TESTS (tests dir),
-# ZOOKEEPER_OBSERVER_START_ID (with --cluster: ids from this one on are observers).
+# ZOOKEEPER_OBSERVER_START_ID (as --observer-start).
 # Exit status: 0 when passed >= ratchet (pytest failures alone do not fail), 1 below it,
 # 2 when the run itself broke (timeout, no summary line).
 set -euo pipefail
@@ -19,6 +24,9 @@ root="$(cd "$here/../.." && pwd)"
 mode=keeper
 update=0
 cluster=1
+# The environment variable alone works too (and then also picks the observer ratchet key).
+observer_start="${ZOOKEEPER_OBSERVER_START_ID:-}"
+[ "$observer_start" = -1 ] && observer_start=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,8 +34,10 @@ while [ $# -gt 0 ]; do
     --update-ratchet) update=1 ;;
     --cluster) shift; cluster="${1:-}"
       case "$cluster" in ''|*[!0-9]*) echo "run-kazoo: --cluster takes a number" >&2; exit 2 ;; esac ;;
+    --observer-start) shift; observer_start="${1:-}"
+      case "$observer_start" in ''|*[!0-9]*) echo "run-kazoo: --observer-start takes a server id" >&2; exit 2 ;; esac ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "usage: $0 [--reference] [--cluster N] [--update-ratchet] [-- PYTEST_ARGS...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--reference] [--cluster N [--observer-start ID]] [--update-ratchet] [-- PYTEST_ARGS...]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -42,6 +52,13 @@ export ZOOKEEPER_CLUSTER_SIZE="$cluster"
 # The ratchet key: standalone runs keep their historical keys.
 key="$mode"
 [ "$cluster" -gt 1 ] && key="$mode-ensemble"
+if [ -n "$observer_start" ]; then
+  if [ "$cluster" -lt 2 ] || [ "$observer_start" -lt 2 ] || [ "$observer_start" -gt "$cluster" ]; then
+    echo "run-kazoo: --observer-start needs --cluster N and an id in 2..N" >&2; exit 2
+  fi
+  export ZOOKEEPER_OBSERVER_START_ID="$observer_start"
+  key="$mode-observer"
+fi
 export ZOOKEEPER_PORT_OFFSET="${ZOOKEEPER_PORT_OFFSET:-20000}"
 # >= 3.5 makes the harness add 4lw whitelist, reconfigEnabled and the super digest, and
 # enables every version-gated test.
@@ -63,7 +80,7 @@ fi
 # Copy the tests so pytest may write next to them (__pycache__, conftest discovery).
 cp -r "$tests" "$work/tests"
 log="$work/pytest.log"
-echo "run-kazoo: mode=$mode cluster=$cluster tests=$tests timeout=${KAZOO_TIMEOUT:-1800}s"
+echo "run-kazoo: mode=$mode cluster=$cluster observer_start=${observer_start:--} tests=$tests timeout=${KAZOO_TIMEOUT:-1800}s"
 set +e
 ( cd "$work" && timeout -k 30 "${KAZOO_TIMEOUT:-1800}" \
     "$py" -m pytest "$work/tests" -q -p no:cacheprovider -o addopts="" \
@@ -103,5 +120,5 @@ if [ "$passed" -lt "$best" ]; then
 fi
 echo "kazoo[$key]: ratchet ok: passed $passed >= best $best"
 if [ "$passed" -gt "$best" ]; then
-  echo "kazoo[$key]: to raise it: tests/conformance/run-kazoo.sh $([ "$mode" = reference ] && echo '--reference ')$([ "$cluster" -gt 1 ] && echo "--cluster $cluster ")--update-ratchet"
+  echo "kazoo[$key]: to raise it: tests/conformance/run-kazoo.sh $([ "$mode" = reference ] && echo '--reference ')$([ "$cluster" -gt 1 ] && echo "--cluster $cluster ")$([ -n "$observer_start" ] && echo "--observer-start $observer_start ")--update-ratchet"
 fi

@@ -9,7 +9,8 @@
 //! The leader validates a request in ZooKeeper's order (`PrepRequestProcessor`):
 //! RECONFIGDISABLED, UNIMPLEMENTED when standalone, RECONFIGINPROGRESS while an earlier
 //! reconfig is uncommitted, BADVERSION when `curConfigId` is neither -1 nor the current
-//! version, BADARGUMENTS for input it cannot parse or a result with fewer than two voters,
+//! version, BADARGUMENTS for input it cannot parse or a result with fewer than two voters
+//! (one with `standaloneEnabled=false`),
 //! NEWCONFIGNOQUORUM when the new voters lack a quorum synced with the leader, and last
 //! NOAUTH unless the caller is super (or skipACL is on). A failed reconfig is an error
 //! transaction, as every failed write is.

@@ -7,10 +7,13 @@
 //!   Zab alike, travels on the same link, so per-pair order holds across both kinds. Only
 //!   the server with the higher id dials (ZooKeeper's rule for election connections), so
 //!   there is never a second link for a pair; a new link from a peer replaces the old one.
+//!   The dialers follow the active configuration ([`members`]: a server outside it dials
+//!   every member, and links from servers outside it are accepted).
 //! - **PeerDown on every break.** Each link has a generation. The node task feeds
 //!   `Input::Peer` only for the current generation of that peer, and feeds exactly one
 //!   `Input::PeerDown` when the current generation ends (EOF, error, a bad frame, a full
-//!   send queue, or replacement by a newer link), before anything of the next generation.
+//!   send queue, nothing heard for syncLimit, or replacement by a newer link), before
+//!   anything of the next generation.
 //! - **Bounded sends.** Each link's queue holds at most [`LINK_QUEUE_FRAMES`] frames and
 //!   [`LINK_QUEUE_BYTES`] bytes (one frame larger than that is let through an empty
 //!   queue: a SNAP). A send that does not fit breaks the link instead of waiting, so a
