@@ -130,7 +130,7 @@ pub(super) fn spawn_manager(
         std::future::pending::<()>().await;
         drop(dialers);
     };
-    let _ = super::spawn_until(task, shutdown_for_manager);
+    drop(super::spawn_until(task, shutdown_for_manager)); // detached: ends at shutdown
     Control { tx }
 }
 

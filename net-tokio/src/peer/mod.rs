@@ -293,7 +293,7 @@ pub fn start(
             info!(%addr, "listening for peers on the {port} port");
         }
         let task = accept_loop(listener, cfg.clone(), tx.clone());
-        let _ = spawn_until(task, shutdown.clone());
+        drop(spawn_until(task, shutdown.clone())); // detached: ends at shutdown
     }
     let control = members::spawn_manager(cfg, tx.clone(), shutdown);
     let _ = tx.try_send(PeerEvent::Attach(control));
