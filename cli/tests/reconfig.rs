@@ -4,11 +4,13 @@
 //! voting member that serves reads and writes; `reconfig -remove` takes a member out; and
 //! a member restarted from the zoo.cfg its reconfigurations rewrote (server lines and
 //! clientPort gone, `dynamicConfigFile=zoo.cfg.dynamic.<version>`) rejoins with the newest
-//! membership and catches up. Also: a member that cannot write its epoch file stops. Ports
-//! come from 42000-42999. Every wait polls with a deadline.
+//! membership and catches up. Also member faults: a member that cannot write its epoch
+//! file stops, and a follower whose disk is full loses nothing and catches up. Ports come
+//! from 42000-42999. Every wait polls with a deadline.
 
 mod ops_common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -85,6 +87,52 @@ impl Member {
             .spawn()
             .expect("spawn keeper server");
         self.child = Some(child);
+    }
+    /// Starts the server with SIGXFSZ ignored and its output piped into the log, so that
+    /// `prlimit --fsize` can make its writes fail as a full disk does (cli/tests/disk_full.rs).
+    fn start_limitable(&mut self, tag: &str) {
+        let log = self.dir.join(format!("server-{tag}.log"));
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("trap '' XFSZ; exec \"$0\" server \"$1\"")
+            .arg(env!("CARGO_BIN_EXE_keeper"))
+            .arg(self.cfg_path())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn keeper server");
+        for mut pipe in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = pipe.read(&mut buf)?;
+                    if n == 0 {
+                        return Ok::<(), std::io::Error>(());
+                    }
+                    f.write_all(&buf[..n])?;
+                }
+            });
+        }
+        self.child = Some(child);
+    }
+    /// Sets the server's soft RLIMIT_FSIZE (hard stays unlimited).
+    fn file_size_limit(&self, soft: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("prlimit")
+            .arg(format!("--pid={pid}"))
+            .arg(format!("--fsize={soft}:unlimited"))
+            .status()
+            .expect("run prlimit (util-linux)");
+        assert!(status.success(), "prlimit --fsize={soft} failed");
     }
     fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -369,4 +417,73 @@ async fn a_member_that_cannot_write_its_epoch_stops_instead_of_acknowledging() {
     let c = client(&ms[0].addr()).await;
     c.create("/still", b"ok", Acl::open_unsafe(), 0, None).await.expect("two of three serve");
     let _ = c.close().await;
+}
+
+/// A follower whose disk is full cannot log proposals, so it must not acknowledge them:
+/// the leader and the other follower go on committing writes, the full follower loses
+/// nothing it acknowledged, and once there is room again it catches up by itself and holds
+/// every write, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_with_a_full_disk_loses_nothing_and_catches_up() {
+    let root = std::env::temp_dir().join(format!("keeper-fullfollower-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let _root = Root(root.clone());
+    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root, id)).collect();
+    {
+        let all: Vec<&Member> = ms.iter().collect();
+        for m in &all {
+            m.write_cfg(&all);
+        }
+    }
+    for m in &mut ms {
+        m.start_limitable("1");
+    }
+    let leader = tokio::task::block_in_place(|| wait_formed(&ms, &[0, 1, 2]));
+    let full = [0, 1, 2].into_iter().find(|i| *i != leader).expect("a follower");
+    let c = client(&ms[leader].addr()).await;
+    c.create("/f", b"", Acl::open_unsafe(), 0, None).await.expect("create");
+    assert_eq!(read(&ms[full].addr(), "/f").await, b"");
+    ms[full].file_size_limit("1");
+    // Writes go on with the leader and the other follower as the quorum.
+    for i in 0..50u32 {
+        let path = format!("/f/n{i:03}");
+        c.create(&path, &i.to_be_bytes(), Acl::open_unsafe(), 0, None).await.expect("write");
+    }
+    let _ = c.close().await;
+    // The full follower fails each sync it tries (its log cannot grow), reloads from disk
+    // and tries again; let it fail at least three times before room returns.
+    let rebuilds = || {
+        let log = std::fs::read_to_string(ms[full].dir.join("server-1.log")).unwrap_or_default();
+        log.matches("reloaded from disk after a full disk").count()
+    };
+    let deadline = Instant::now() + WITHIN;
+    while rebuilds() < 3 {
+        assert!(Instant::now() < deadline, "the follower did not hit its full disk\n{}", logs(&ms));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = rebuilds();
+    tokio::time::sleep(Duration::from_secs(2)).await; // keeps the disk full a while
+    println!("{} reloads in 2 s while full (each one a failed sync)", rebuilds() - before);
+    ms[full].file_size_limit("unlimited");
+    // Room again: the follower catches up and shows every acknowledged write.
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let got = async {
+            let c = client(&ms[full].addr()).await;
+            c.sync("/f").await.ok()?;
+            let (kids, _) = c.get_children("/f", false).await.ok()?;
+            let _ = c.close().await;
+            Some(kids)
+        };
+        let kids = tokio::time::timeout(Duration::from_secs(5), got).await.ok().flatten();
+        if kids.as_ref().is_some_and(|k| k.len() == 50) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "follower never caught up: {kids:?}\n{}", logs(&ms));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in [0u32, 17, 49] {
+        let got = read(&ms[full].addr(), &format!("/f/n{i:03}")).await;
+        assert_eq!(got, i.to_be_bytes(), "/f/n{i:03} on the recovered follower");
+    }
 }
