@@ -146,8 +146,15 @@ type Query = Box<dyn FnOnce(&mut Node) + Send>;
 /// outbound queue and load so the node task can route replies and account for them; or a
 /// query from the admin side.
 enum Inbound {
-    Open { conn: ConnId, addr: String, out: mpsc::Sender<Outbound>, load: Arc<ConnLoad> },
+    Open {
+        conn: ConnId,
+        addr: String,
+        out: mpsc::Sender<Outbound>,
+        load: Arc<ConnLoad>,
+    },
     Input(Input),
+    /// Everything one socket read decoded, in order (one channel message per read).
+    Inputs(Vec<Input>),
     Query(Query),
 }
 
@@ -186,7 +193,7 @@ async fn node_loop(
     let mut router = Router::default();
     loop {
         let input = tokio::select! {
-            Some(msg) = inbound.recv() => router.admit(msg, &mut node),
+            Some(msg) = inbound.recv() => router.admit(msg, &mut node, &storage, shared),
             Some(ev) = peers.recv(), if has_peers => {
                 for input in router.peers.event(ev) {
                     router.deliver(&mut node, input, &storage, shared);
@@ -228,7 +235,7 @@ async fn node_loop(
                 }
                 None
             } else if let Ok(msg) = inbound.try_recv() {
-                router.admit(msg, &mut node)
+                router.admit(msg, &mut node, &storage, shared)
             } else {
                 break;
             };
@@ -256,14 +263,30 @@ struct Router {
 }
 
 impl Router {
-    /// Registers a new connection or runs an admin query; returns the input, if any.
-    fn admit(&mut self, msg: Inbound, node: &mut Node) -> Option<Input> {
+    /// Registers a new connection or runs an admin query; returns the input, if any (a
+    /// batch of inputs is delivered here, all but its last).
+    fn admit(
+        &mut self,
+        msg: Inbound,
+        node: &mut Node,
+        storage: &StorageLink,
+        shared: &Shared,
+    ) -> Option<Input> {
         match msg {
             Inbound::Open { conn, addr, out, load } => {
                 self.conns.insert(conn, ConnOut { out, load });
                 Some(Input::ClientOpen { conn, addr })
             }
             Inbound::Input(input) => Some(input),
+            Inbound::Inputs(inputs) => {
+                let mut last = None;
+                for input in inputs {
+                    if let Some(prev) = last.replace(input) {
+                        self.deliver(node, prev, storage, shared);
+                    }
+                }
+                last
+            }
             Inbound::Query(query) => {
                 query(node);
                 None
@@ -354,7 +377,7 @@ impl Router {
             shared.stats.record_auth_failed();
         }
         if let Output::Reply { .. } = &output {
-            c.load.answered(&shared.gate);
+            c.load.answered(&shared.gate, &shared.limits);
         }
         let buf =
             self.pending.entry(conn).or_insert_with(|| Vec::with_capacity(REPLY_BUFFER_BYTES));
@@ -421,7 +444,7 @@ impl Router {
             Err(e) => {
                 // Full (many frames unread) or the writer ended: dropping the sender makes
                 // the connection task close the socket; it then reports ClientClosed.
-                c.load.written(bytes);
+                c.load.written(bytes, &shared.limits);
                 if matches!(e, mpsc::error::TrySendError::Full(_)) {
                     warn!(%conn, "outbound queue full; closing connection");
                 } else {
@@ -517,8 +540,9 @@ async fn connection(
     let conn = link.conn;
     debug!(%conn, %peer, "accepted");
     let (reader, writer) = stream.into_split();
-    let mut write_task =
-        tokio::spawn(write_loop(writer, out_rx, link.load.clone()).in_current_span());
+    let mut write_task = tokio::spawn(
+        write_loop(writer, out_rx, link.load.clone(), link.shared.limits).in_current_span(),
+    );
     tokio::select! {
         reason = read_loop(&link, reader) => {
             debug!(%conn, reason, "reader ended");
@@ -562,20 +586,31 @@ async fn read_loop<R: AsyncReadExt + Unpin>(link: &ConnLink, mut reader: R) -> &
                 std::future::pending::<()>().await;
             }
         }
-        match frames(conn, &mut buf, &mut handshaken, shared.max_buffer_bytes) {
-            Ok(inputs) => {
-                for input in inputs {
-                    if matches!(input, Input::ClientRequest { .. } | Input::ClientBadRequest { .. })
-                    {
-                        link.load.admit(&shared.gate, &shared.limits).await;
-                        link.load.request_sent(&shared.gate);
-                    }
-                    if inbound.send(Inbound::Input(input)).await.is_err() {
-                        return "server gone";
-                    }
-                }
-            }
+        let mut inputs = match frames(conn, &mut buf, &mut handshaken, shared.max_buffer_bytes) {
+            Ok(inputs) => inputs,
             Err(reason) => return reason,
+        };
+        // One message per read: the requests the throttle admits at once go together; at a
+        // request that must wait, what precedes it is sent first.
+        while !inputs.is_empty() {
+            let mut admitted = 0;
+            for input in &inputs {
+                if matches!(input, Input::ClientRequest { .. } | Input::ClientBadRequest { .. }) {
+                    if !link.load.may_send(&shared.gate, &shared.limits) {
+                        break;
+                    }
+                    link.load.request_sent(&shared.gate);
+                }
+                admitted += 1;
+            }
+            let rest = inputs.split_off(admitted);
+            if !inputs.is_empty() && inbound.send(Inbound::Inputs(inputs)).await.is_err() {
+                return "server gone";
+            }
+            inputs = rest;
+            if !inputs.is_empty() {
+                link.load.admit(&shared.gate, &shared.limits).await;
+            }
         }
     }
 }
@@ -590,6 +625,7 @@ fn frames(
 ) -> Result<Vec<Input>, &'static str> {
     let mut inputs = Vec::new();
     let mut start = 0;
+    let wall_ms = wall_clock_ms();
     loop {
         let len = match codec::frame_len(&buf[start..], max_buffer_bytes) {
             Ok(Some(len)) => len,
@@ -609,12 +645,9 @@ fn frames(
             continue;
         }
         inputs.push(match codec::decode_request(body) {
-            Ok((xid, req)) => Input::ClientRequest {
-                conn,
-                xid: keeper_core::Xid(xid),
-                req,
-                wall_ms: wall_clock_ms(),
-            },
+            Ok((xid, req)) => {
+                Input::ClientRequest { conn, xid: keeper_core::Xid(xid), req, wall_ms }
+            }
             Err(codec::RequestError::BadHeader) => return Err("bad request header"),
             Err(
                 codec::RequestError::UnknownOp { xid, op }
@@ -632,6 +665,7 @@ async fn write_loop<W: AsyncWriteExt + Unpin>(
     mut writer: W,
     mut out: mpsc::Receiver<Outbound>,
     load: Arc<ConnLoad>,
+    limits: Limits,
 ) {
     let mut batch = Vec::new();
     while let Some(first) = out.recv().await {
@@ -648,7 +682,7 @@ async fn write_loop<W: AsyncWriteExt + Unpin>(
             next = out.try_recv().ok();
         }
         let written = writer.write_all(&batch).await;
-        load.written(batch.len());
+        load.written(batch.len(), &limits);
         if written.is_err() {
             return;
         }
@@ -762,7 +796,7 @@ mod tests {
         assert!(router.conns.is_empty(), "a closed connection gets no more outputs");
         assert_eq!(load.queued_bytes(), 4);
         let (client, server) = tokio::io::duplex(64);
-        write_loop(server, out_rx, load.clone()).await;
+        write_loop(server, out_rx, load.clone(), sh.limits).await;
         assert_eq!(load.queued_bytes(), 0);
         let mut client = client;
         let mut text = String::new();

@@ -10,6 +10,7 @@
 //! that window, as ZooKeeper's Prometheus summaries use a sliding window).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -130,7 +131,9 @@ pub struct ShellStats {
     fsync_over_threshold: Mutex<u64>,
     snapshot: Mutex<Summary>,
     last_snapshot: Mutex<Option<SnapshotInfo>>,
-    responses: Mutex<ResponseSizes>,
+    /// Reply sizes: last, min, max (-1 until the first reply); atomics, since the node
+    /// task records one per reply.
+    responses: [AtomicI64; 3],
     auth_failed: Mutex<u64>,
 }
 
@@ -151,7 +154,7 @@ impl ShellStats {
             fsync_over_threshold: Mutex::default(),
             snapshot: Mutex::default(),
             last_snapshot: Mutex::default(),
-            responses: Mutex::default(),
+            responses: [AtomicI64::new(-1), AtomicI64::new(-1), AtomicI64::new(-1)],
             auth_failed: Mutex::default(),
         }
     }
@@ -190,10 +193,16 @@ impl ShellStats {
     /// A reply of `bytes` (frame without its length prefix) went to a client.
     pub fn record_response(&self, bytes: usize) {
         let n = bytes as i64;
-        let mut r = lock(&self.responses);
-        r.last = n;
-        r.min = if r.min < 0 { n } else { r.min.min(n) };
-        r.max = r.max.max(n);
+        let [last, min, max] = &self.responses;
+        last.store(n, Ordering::Relaxed);
+        if !(0..=n).contains(&min.load(Ordering::Relaxed)) {
+            let _ = min.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
+                (m < 0 || n < m).then_some(n)
+            });
+        }
+        if max.load(Ordering::Relaxed) < n {
+            max.fetch_max(n, Ordering::Relaxed);
+        }
     }
 
     /// A client failed authentication.
@@ -204,7 +213,9 @@ impl ShellStats {
     /// `srst`: forgets reply sizes and authentication failures, as ZooKeeper's
     /// `ServerStats.reset` does (fsync figures are metrics, not server stats: they stay).
     pub fn reset(&self) {
-        *lock(&self.responses) = ResponseSizes::default();
+        for r in &self.responses {
+            r.store(-1, Ordering::Relaxed);
+        }
         *lock(&self.auth_failed) = 0;
     }
 
@@ -221,7 +232,12 @@ impl ShellStats {
         *lock(&self.last_snapshot)
     }
     pub fn responses(&self) -> ResponseSizes {
-        *lock(&self.responses)
+        let [last, min, max] = &self.responses;
+        ResponseSizes {
+            last: last.load(Ordering::Relaxed),
+            min: min.load(Ordering::Relaxed),
+            max: max.load(Ordering::Relaxed),
+        }
     }
     pub fn auth_failed(&self) -> u64 {
         *lock(&self.auth_failed)

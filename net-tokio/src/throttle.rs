@@ -83,6 +83,11 @@ impl ConnLoad {
     /// or this connection has nothing in process (so every connection can always make
     /// progress, as in ZooKeeper).
     pub async fn admit(&self, gate: &Gate, limits: &Limits) {
+        // The common case costs two loads: registering with the `Notify`s takes their locks
+        // (shared by every connection), so it is only done when the reader has to wait.
+        if self.may_send(gate, limits) {
+            return;
+        }
         loop {
             let drained = self.drained.notified();
             let released = gate.released.notified();
@@ -91,10 +96,7 @@ impl ConnLoad {
             // still wakes this task.
             drained.as_mut().enable();
             released.as_mut().enable();
-            let over_bytes = self.queued_bytes.load(Ordering::SeqCst) > limits.throttle_bytes;
-            let over_global = gate.outstanding() >= limits.global_outstanding
-                && self.outstanding.load(Ordering::SeqCst) > 0;
-            if !over_bytes && !over_global {
+            if self.may_send(gate, limits) {
                 return;
             }
             tokio::select! {
@@ -104,6 +106,16 @@ impl ConnLoad {
         }
     }
 
+    /// True when this connection may hand the node another request now (see [`admit`]).
+    ///
+    /// [`admit`]: ConnLoad::admit
+    pub fn may_send(&self, gate: &Gate, limits: &Limits) -> bool {
+        let over_bytes = self.queued_bytes.load(Ordering::SeqCst) > limits.throttle_bytes;
+        let over_global = gate.outstanding() >= limits.global_outstanding
+            && self.outstanding.load(Ordering::SeqCst) > 0;
+        !over_bytes && !over_global
+    }
+
     /// A request was handed to the node.
     pub fn request_sent(&self, gate: &Gate) {
         self.outstanding.fetch_add(1, Ordering::SeqCst);
@@ -111,15 +123,22 @@ impl ConnLoad {
     }
 
     /// The node answered one of this connection's requests.
-    pub fn answered(&self, gate: &Gate) {
+    ///
+    /// Waiters are woken only when the server-wide count was at or over the limit: a reader
+    /// waits on the count only after seeing it there, and the count can only get below the
+    /// limit through a decrement that starts at or over it, which wakes every waiter. (Waking
+    /// costs a lock shared by every connection, so it is not done for every reply.)
+    pub fn answered(&self, gate: &Gate, limits: &Limits) {
         let took = self
             .outstanding
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if took {
-            gate.outstanding.fetch_sub(1, Ordering::SeqCst);
-            gate.released.notify_waiters();
-            self.drained.notify_waiters();
+            let before = gate.outstanding.fetch_sub(1, Ordering::SeqCst);
+            if before >= limits.global_outstanding {
+                gate.released.notify_waiters();
+                self.drained.notify_waiters();
+            }
         }
     }
 
@@ -140,11 +159,14 @@ impl ConnLoad {
             .is_ok()
     }
 
-    /// `bytes` of queued replies reached the socket (or were dropped with it).
-    pub fn written(&self, bytes: usize) {
+    /// `bytes` of queued replies reached the socket (or were dropped with it). Wakes the
+    /// reader only when the queue was over the throttle (the only time it waits on bytes).
+    pub fn written(&self, bytes: usize, limits: &Limits) {
         let before = self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
         assert!(before >= bytes, "wrote {bytes} bytes but only {before} were queued");
-        self.drained.notify_waiters();
+        if before > limits.throttle_bytes {
+            self.drained.notify_waiters();
+        }
     }
 
     /// Unwritten reply bytes.
@@ -183,7 +205,7 @@ mod tests {
         };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "over the limit with requests in process: paused");
-        busy.answered(&gate);
+        busy.answered(&gate, &l);
         tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
         assert_eq!(gate.outstanding(), 1);
         busy.forget(&gate);
@@ -206,7 +228,7 @@ mod tests {
         assert!(!waiter.is_finished(), "over the throttle: paused");
         assert!(load.try_queue(899, &l));
         assert!(!load.try_queue(1, &l), "past the close bound");
-        load.written(1000);
+        load.written(1000, &l);
         tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
         assert_eq!(load.queued_bytes(), 0);
     }
