@@ -141,7 +141,8 @@ fn the_swarm_finds_vote_ignores_zxid() {
 
 /// Skip truncate: a leader answers a learner with a divergent suffix by DIFF from the last
 /// common zxid (ZOOKEEPER-1154's bug), so the deposed leader keeps records no one else has.
-/// The isolated-leader scenario and the ZOOKEEPER-1154 re-creation catch it on seed 1.
+/// The isolated-leader scenario and the ZOOKEEPER-1154 re-creation each catch it within
+/// five seeds.
 #[test]
 fn the_swarm_finds_skip_truncate() {
     for file in ["isolated-leader.toml", "zk-1154-diff-instead-of-trunc.toml"] {
@@ -151,7 +152,10 @@ fn the_swarm_finds_skip_truncate() {
             None,
             "{file}: the real node passes"
         );
-        assert_eq!(first_failure(&sc, "histories-agree", 3), Some(1), "{file}");
+        // Seed 1 for both files until elections concluded early once every reachable voter
+        // agreed; isolated-leader's first catching seed is now 4 (4-8, 10-18, ... of 1-40).
+        let found = first_failure(&sc, "histories-agree", 5);
+        assert!(found.is_some(), "{file}: not caught in seeds 1-5");
     }
 }
 

@@ -7,14 +7,26 @@
 //! Votes from servers already FOLLOWING or LEADING let a late joiner settle on an
 //! established leader, comparing only (leader, epoch) as ZOOKEEPER-1732 fixed. Observers
 //! run the same machine but are never counted and never elected. Resends back off from
-//! `resend_min_ticks` to `resend_max_ticks`. Invariant: a decision is only ever for a vote
-//! that a quorum of voters holds, and for an established leader only when that leader
-//! itself is heard to be LEADING.
+//! `resend_min_ticks` to `resend_max_ticks`.
+//!
+//! The finalize wait is skipped once every voter that can still be heard from proposes the
+//! same vote in this round: a better vote could then only come from a server this one
+//! cannot reach, which the wait would not hear either. That is the rule older ZooKeeper
+//! releases had ("received from all voters"), narrowed to the reachable ones. A voter counts
+//! as unreachable only when its peer link went down after this server's last decision and
+//! before this round started, and it has sent nothing since (the dead leader, in a
+//! failover); a link that drops during the round (connections are replaced while links are
+//! set up) is not trusted. The rule changes only when a decision is made, never which vote
+//! can win: the same quorum of this round's votes must back it.
+//!
+//! Invariant: a decision is only ever for a vote that a quorum of voters holds in this
+//! round, and for an established leader only when that leader itself is heard to be
+//! LEADING.
 
 pub mod quorum;
 pub mod vote;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ids::{ServerId, Zxid};
 pub use quorum::QuorumView;
@@ -65,6 +77,12 @@ pub struct Election {
     /// Votes of settled servers (`outofelection`).
     settled: BTreeMap<ServerId, Heard>,
     finalize_at: Option<u64>,
+    /// Members whose peer link went down since the last decision and that have sent
+    /// nothing since.
+    unreachable: BTreeSet<ServerId>,
+    /// `unreachable` as it was when this round started, less those heard from since: the
+    /// voters this round does not wait for.
+    excluded: BTreeSet<ServerId>,
     now: u64,
     resend_at: u64,
     resend_interval: u64,
@@ -85,6 +103,8 @@ impl Election {
             received: BTreeMap::new(),
             settled: BTreeMap::new(),
             finalize_at: None,
+            unreachable: BTreeSet::new(),
+            excluded: BTreeSet::new(),
             now: 0,
             resend_at: 0,
             resend_interval: timing.resend_min_ticks,
@@ -116,6 +136,7 @@ impl Election {
         self.received.clear();
         self.settled.clear();
         self.finalize_at = None;
+        self.excluded = self.unreachable.clone();
         self.own = self.view.is_voter(self.me).then_some(Vote {
             leader: self.me,
             zxid: last_zxid,
@@ -133,7 +154,12 @@ impl Election {
     /// [`settled_reply`] instead.)
     pub fn on_notification(&mut self, from: ServerId, n: Notification) -> Vec<ElectionOutput> {
         let mut out = Vec::new();
-        if !self.looking || from == self.me {
+        if from == self.me {
+            return out;
+        }
+        self.unreachable.remove(&from);
+        self.excluded.remove(&from);
+        if !self.looking {
             return out;
         }
         if !self.view.is_voter(from) {
@@ -192,6 +218,15 @@ impl Election {
             self.broadcast(&mut out);
         }
         out
+    }
+
+    /// The peer link to `id` went down: until `id` is heard from again, the next round does
+    /// not wait for its vote (see the module documentation). The round in progress, if any,
+    /// still does.
+    pub fn peer_down(&mut self, id: ServerId) {
+        if id != self.me {
+            self.unreachable.insert(id);
+        }
     }
 
     /// Leaves the election without a decision (the node shut down or was reconfigured).
@@ -299,11 +334,26 @@ impl Election {
         if !self.backs(&round, &p, false) {
             return;
         }
-        if self.timing.finalize_wait_ticks == 0 {
+        if self.timing.finalize_wait_ticks == 0 || self.all_reachable_agree(&round, &p) {
             self.decide(p, out);
         } else if self.finalize_at.is_none() {
             self.finalize_at = Some(self.now + self.timing.finalize_wait_ticks);
         }
+    }
+
+    /// True when every other voter not excluded from this round has a LOOKING vote in it
+    /// (`round`) equal to `p`, this server proposes `p` as a voter, and `p`'s leader is not
+    /// excluded (that one gets the full wait): no better vote can
+    /// reach this server, so waiting out the finalize window only delays the same decision.
+    fn all_reachable_agree(&self, round: &BTreeMap<ServerId, Heard>, p: &Vote) -> bool {
+        self.own.is_some()
+            && self.view.is_voter(self.me)
+            && !self.excluded.contains(&p.leader)
+            && self
+                .view
+                .voters()
+                .filter(|v| *v != self.me && !self.excluded.contains(v))
+                .all(|v| round.get(&v).is_some_and(|h| h.vote == *p))
     }
 
     fn decide_if_backed(&mut self, out: &mut Vec<ElectionOutput>) {
@@ -332,6 +382,9 @@ impl Election {
         self.looking = false;
         self.finalize_at = None;
         self.proposal = Some(vote);
+        // Links that broke before this decision say nothing about the next round's peers.
+        self.unreachable.clear();
+        self.excluded.clear();
         out.push(ElectionOutput::Decided { vote, state });
     }
 

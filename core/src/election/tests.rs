@@ -202,3 +202,101 @@ proptest! {
         }
     }
 }
+
+/// Two survivors of a dead leader decide without waiting out the finalize window once each
+/// has the other's matching vote and knows the leader's link is down; the best of the two
+/// still wins. Without the link-down fact, the same votes wait for the window.
+#[test]
+fn survivors_decide_at_once_when_every_reachable_voter_agrees() {
+    let slow = Timing { finalize_wait_ticks: 100, ..TIMING };
+    let view = QuorumView::new([ServerId(1), ServerId(2), ServerId(3)], []);
+    for leader_down in [true, false] {
+        let mut e1 = Election::new(ServerId(1), view.clone(), slow);
+        let mut e2 = Election::new(ServerId(2), view.clone(), slow);
+        if leader_down {
+            e1.peer_down(ServerId(3));
+            e2.peer_down(ServerId(3));
+        }
+        let mut out1 = e1.start(Zxid(7), 1);
+        let mut out2 = e2.start(Zxid(5), 1);
+        let mut decided = BTreeMap::new();
+        // Deliver 1 <-> 2 until quiet, no ticks.
+        for _ in 0..8 {
+            let (to2, to1): (Vec<_>, Vec<_>) =
+                (std::mem::take(&mut out1), std::mem::take(&mut out2));
+            for o in to2 {
+                match o {
+                    ElectionOutput::Send { to: ServerId(2), n } => {
+                        out2.extend(e2.on_notification(ServerId(1), n))
+                    }
+                    ElectionOutput::Decided { vote, state } => {
+                        decided.insert(1, (vote.leader, state));
+                    }
+                    _ => {}
+                }
+            }
+            for o in to1 {
+                match o {
+                    ElectionOutput::Send { to: ServerId(1), n } => {
+                        out1.extend(e1.on_notification(ServerId(2), n))
+                    }
+                    ElectionOutput::Decided { vote, state } => {
+                        decided.insert(2, (vote.leader, state));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if leader_down {
+            assert_eq!(decided.get(&1), Some(&(ServerId(1), PeerState::Leading)));
+            assert_eq!(decided.get(&2), Some(&(ServerId(1), PeerState::Following)));
+        } else {
+            assert!(decided.is_empty(), "server 3 may still send a better vote: {decided:?}");
+            assert!(e1.is_looking() && e2.is_looking());
+        }
+    }
+}
+
+/// A server heard from again counts as reachable: its vote is waited for again. A link
+/// that breaks during the round does not end the wait, and a leader whose link broke
+/// before the round is never chosen early.
+#[test]
+fn a_member_heard_again_is_waited_for_and_a_dead_leader_is_not_chosen_early() {
+    let slow = Timing { finalize_wait_ticks: 100, ..TIMING };
+    let view = QuorumView::new([ServerId(1), ServerId(2), ServerId(3)], []);
+    let decided =
+        |out: &[ElectionOutput]| out.iter().any(|o| matches!(o, ElectionOutput::Decided { .. }));
+    let mut e = Election::new(ServerId(1), view.clone(), slow);
+    e.peer_down(ServerId(3));
+    e.start(Zxid(1), 1);
+    // Server 3 is heard from (in an older round): it is reachable again.
+    let old = Notification {
+        state: PeerState::Looking,
+        vote: Vote { leader: ServerId(3), zxid: Zxid(0), peer_epoch: 1 },
+        election_epoch: 0,
+    };
+    e.on_notification(ServerId(3), old);
+    let agree = Notification {
+        state: PeerState::Looking,
+        vote: Vote { leader: ServerId(1), zxid: Zxid(1), peer_epoch: 1 },
+        election_epoch: 1,
+    };
+    assert!(!decided(&e.on_notification(ServerId(2), agree)));
+    // Its link breaks again during the round: still waited for, until the window ends.
+    e.peer_down(ServerId(3));
+    for _ in 0..99 {
+        assert!(!decided(&e.on_tick()));
+    }
+    let out = e.on_tick();
+    assert!(out.contains(&ElectionOutput::Decided { vote: agree.vote, state: PeerState::Leading }));
+
+    // 3's link broke before the round; 2 proposes 3 (the best history): a quorum, all
+    // reachable voters agree, but its leader is excluded, so 1 waits the window.
+    let mut e = Election::new(ServerId(1), view, slow);
+    e.peer_down(ServerId(3));
+    e.start(Zxid(1), 1);
+    let best = Vote { leader: ServerId(3), zxid: Zxid(9), peer_epoch: 1 };
+    let n = Notification { state: PeerState::Looking, vote: best, election_epoch: 1 };
+    assert!(!decided(&e.on_notification(ServerId(2), n)));
+    assert!(e.is_looking());
+}

@@ -312,13 +312,17 @@ fn a_followers_client_gets_its_sync_answered_before_a_later_write() {
 #[test]
 fn learnerinfo_that_arrives_before_the_leader_decides_is_not_lost() {
     let mut c = Cluster::new(&[1, 2, 3]);
-    c.pump();
-    // Only 1 and 2 see time pass: they decide for 3 and send it LEARNERINFO at once.
+    // 3 never gets 2's vote, so it cannot conclude early (it has not heard every voter)
+    // and waits out finalizeWait, while 1 and 2 (which heard everyone) decide at once.
+    let no_vote_2_to_3 =
+        |from, to, m: &PeerMsg| (from, to) == (2, 3) && matches!(m, PeerMsg::Vote(_));
+    c.pump_except(no_vote_2_to_3);
+    // Only 1 and 2 see time pass: they decide for 3 and send it LEARNERINFO.
     for _ in 0..20 {
         for id in [1, 2] {
             c.input(id, Input::Tick { wall_ms: 0 });
         }
-        c.pump();
+        c.pump_except(no_vote_2_to_3);
     }
     assert_eq!(
         (c.mode(1), c.mode(2), c.mode(3)),

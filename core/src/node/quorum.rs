@@ -259,6 +259,8 @@ impl Node {
             return;
         }
         self.qm().early_learners.remove(&id);
+        // The next round does not wait for a vote from `id` (until it hears from it).
+        self.qm().election.peer_down(id);
         match &mut self.qm().role {
             Role::Leading(l) => {
                 l.learners.remove(&id);
