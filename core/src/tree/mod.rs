@@ -573,39 +573,48 @@ impl DataTree {
     }
 }
 
-/// A 64-bit FNV-1a hash of a node's path, stored stat, data and ACL, finished with a
-/// mixer so that the wrapping sum over nodes does not cancel structurally.
+/// A 64-bit hash of a node's path, stored stat, data and ACL, finished with a mixer so that
+/// the wrapping sum over nodes does not cancel structurally. Fields are taken eight bytes
+/// at a time (a multiply-xorshift step per word; a field's last partial word carries its
+/// byte count), about a fifth of the instructions of the byte-at-a-time FNV-1a it replaced
+/// (the digest was 10% of a setData). The digest never leaves the process (no file or
+/// message carries it), so only members running the same build compare it.
 fn node_hash(path: &str, n: &Znode) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: &[u8]| {
-        for x in b {
-            h ^= *x as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    #[inline(always)]
+    fn mix(h: u64, w: u64) -> u64 {
+        let x = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^ (x >> 29)
+    }
+    fn eat(mut h: u64, b: &[u8]) -> u64 {
+        let mut words = b.chunks_exact(8);
+        for w in &mut words {
+            h = mix(h, u64::from_le_bytes(w.try_into().expect("8 bytes")));
         }
-    };
-    eat(path.as_bytes());
-    eat(&[0]);
+        let rest = words.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        last[7] = rest.len() as u8 | 0x80;
+        mix(h, u64::from_le_bytes(last))
+    }
+    let mut h = eat(0xcbf2_9ce4_8422_2325, path.as_bytes());
     let s = &n.stat;
     for v in [s.czxid, s.mzxid, s.ctime, s.mtime, s.ephemeral_owner, s.pzxid] {
-        eat(&v.to_be_bytes());
+        h = mix(h, v as u64);
     }
     for v in [s.version, s.cversion, s.aversion, n.children.len() as i32] {
-        eat(&v.to_be_bytes());
+        h = mix(h, v as u32 as u64);
     }
     match &n.data {
         // Null data hashes apart from empty data.
-        None => eat(&u64::MAX.to_be_bytes()),
+        None => h = mix(h, u64::MAX),
         Some(d) => {
-            eat(&(d.len() as u64).to_be_bytes());
-            eat(d);
+            h = eat(mix(h, d.len() as u64), d);
         }
     }
     for a in &n.acl {
-        eat(&a.perms.to_be_bytes());
-        eat(a.id.scheme.as_bytes());
-        eat(&[0]);
-        eat(a.id.id.as_bytes());
-        eat(&[0]);
+        h = mix(h, a.perms as u32 as u64);
+        h = eat(h, a.id.scheme.as_bytes());
+        h = eat(h, a.id.id.as_bytes());
     }
     // splitmix64 finaliser
     h ^= h >> 30;
