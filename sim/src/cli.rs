@@ -204,6 +204,9 @@ fn print_summary(s: &Summary, wall_s: f64) {
         let times: Vec<String> = s.elections_ms.iter().map(|t| format!("{t}ms")).collect();
         println!("elections       {}", times.join(" "));
     }
+    if s.regrown_appends > 0 {
+        println!("regrown         {} appends over a truncated suffix", s.regrown_appends);
+    }
     println!("trace hash      {:016x}", s.trace_hash);
 }
 

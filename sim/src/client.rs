@@ -40,6 +40,10 @@ pub struct Client {
     pub connect_op: Option<usize>,
     /// The session timeout the server granted (0 before the first handshake).
     pub timeout_ms: i32,
+    /// Set by an `abandon` fault: the client sends nothing more, ever.
+    pub abandoned: bool,
+    /// When the client last sent anything to a server (virtual ms).
+    pub last_sent_ms: u64,
 }
 
 impl Client {
@@ -57,6 +61,8 @@ impl Client {
             rewatching: false,
             connect_op: None,
             timeout_ms: 0,
+            abandoned: false,
+            last_sent_ms: 0,
         }
     }
 

@@ -10,9 +10,8 @@
 //! damage applied, and read back with `scan_log`, the scanner the real recovery uses, so a
 //! damaged record is caught by its checksum or it is not caught at all.
 //!
-//! Disk full: while `full` is set, a write that reaches the disk fails; the real storage
-//! aborts the process on a failed write, so the engine crashes the node when an fsync
-//! completes on a full disk.
+//! Disk full: while `full` is set, a write that reaches the disk fails: the engine cuts the
+//! unsynced writes off and rebuilds the node when an fsync completes on a full disk.
 
 use keeper_core::ids::Zxid;
 use keeper_core::output::DurableWrite;
@@ -98,6 +97,19 @@ impl Disk {
         self.in_flight = false;
         self.durable.extend(self.synced.drain(..).map(|(_, w)| w));
         pending.len()
+    }
+
+    /// A write failed (disk full): every unsynced write is lost, none torn into the log.
+    pub fn drop_unsynced(&mut self) -> usize {
+        let torn = std::mem::replace(&mut self.torn_tail, false);
+        let lost = self.crash();
+        self.torn_tail = torn;
+        lost
+    }
+
+    /// Writes not yet synced.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
     }
 
     /// What a restart recovers: the newest snapshot that decodes, every logged record

@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use keeper_core::config::{Config, Ensemble};
+use keeper_core::config::Config;
 use keeper_core::output::{DurableWrite, Mode};
 use keeper_core::peer::PeerMsg;
 use keeper_core::persist::Recovered;
@@ -19,12 +19,14 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::check::{self, Op, Recovery, Verdict};
-use crate::client::{Client, ConnState};
+use crate::client::Client;
 
 mod faults;
+mod members;
 mod peers;
 mod sessions;
 mod triggers;
+mod words;
 use crate::disk::Disk;
 use crate::history::Histories;
 use crate::scenario::{parse_duration_ms, Action, Scenario};
@@ -135,6 +137,8 @@ struct SimNode {
     crashed_at: Option<u64>,
     /// Writes not yet durable that `durable` triggers watch for, by persist seq.
     marks: Vec<(PersistSeq, Step)>,
+    /// The highest zxid appended in this incarnation (or recovered at its start).
+    high: Zxid,
 }
 
 /// The result of one run.
@@ -149,6 +153,9 @@ pub struct Summary {
     pub trace_hash: u64,
     /// Times from losing a leader (or the start) to the next established leader, in ms.
     pub elections_ms: Vec<u64>,
+    /// Appends that re-grew a log over a suffix a truncation (TRUNC or SNAP) removed: the
+    /// same incarnation appended a zxid at or below one it had appended before.
+    pub regrown_appends: u64,
 }
 
 impl Summary {
@@ -163,8 +170,12 @@ pub struct Sim {
     seed: u64,
     now: u64,
     seq: u64,
-    queue: BinaryHeap<Reverse<(u64, u64)>>,
-    events: BTreeMap<u64, Event>,
+    /// (time, sequence, slot): the order events run in; the event itself waits in `slots`.
+    queue: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    /// Scheduled events by slot, so the heap moves three words, not an event; freed slots
+    /// are reused (`free`), so a long run allocates no more than its busiest instant.
+    slots: Vec<Option<Event>>,
+    free: Vec<u32>,
     nodes: Vec<SimNode>,
     clients: Vec<Client>,
     net_rng: ChaCha8Rng,
@@ -202,6 +213,18 @@ pub struct Sim {
     armed: Vec<triggers::Armed>,
     /// Triggered faults to run right after the current step: (fault index, emitting node).
     fire_queue: Vec<(usize, u64)>,
+    /// The outputs of the input being delivered (kept to reuse its allocation).
+    outs: Vec<Output>,
+    /// Sessions whose clients walked away (`abandon` faults).
+    abandoned: Vec<members::Abandoned>,
+    /// Every closeSession transaction when first logged anywhere: zxid -> (ms, session).
+    closes: BTreeMap<Zxid, (u64, i64)>,
+    /// The newest configuration any node activated: (version, its participants).
+    config: Option<(Zxid, Vec<u64>)>,
+    /// (node, from, to): while the node knew its disk was full (`to` is MAX while it lasts).
+    full_windows: Vec<(u64, u64, u64)>,
+    /// Appends of a zxid at or below one the same incarnation appended before.
+    regrown: u64,
 }
 
 /// Derives an independent stream for one concern (`label`, `index`) from the run seed.
@@ -237,6 +260,7 @@ impl Sim {
                 appended: Vec::new(),
                 crashed_at: None,
                 marks: Vec::new(),
+                high: Zxid::ZERO,
             })
             .collect();
         let clients = (0..sc.workload.clients)
@@ -252,7 +276,8 @@ impl Sim {
             now: 0,
             seq: 0,
             queue: BinaryHeap::new(),
-            events: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             nodes,
             clients,
             link_last: BTreeMap::new(),
@@ -278,6 +303,12 @@ impl Sim {
             seen: Vec::new(),
             armed: Vec::new(),
             fire_queue: Vec::new(),
+            outs: Vec::new(),
+            abandoned: Vec::new(),
+            closes: BTreeMap::new(),
+            config: None,
+            full_windows: Vec::new(),
+            regrown: 0,
         }
     }
 
@@ -310,7 +341,7 @@ impl Sim {
             self.schedule(0, Event::ClientReconnect { client: c });
         }
         let mut at_this_time = 0u64;
-        while let Some(Reverse((t, seq))) = self.queue.pop() {
+        while let Some(Reverse((t, _, slot))) = self.queue.pop() {
             if t > end {
                 break;
             }
@@ -320,12 +351,13 @@ impl Sim {
                     "virtual time stopped at {t} ms: over {} events without time advancing \
                      (a message loop between servers?); last event {:?}",
                     self.livelock_events,
-                    self.events.get(&seq).map(event_kind)
+                    self.slots[slot as usize].as_ref().map(event_kind)
                 ));
                 break;
             }
             self.now = t;
-            let ev = self.events.remove(&seq).expect("every queued seq has an event");
+            let ev = self.slots[slot as usize].take().expect("every queued slot has an event");
+            self.free.push(slot);
             self.processed += 1;
             self.dispatch(ev);
             self.fire_triggered();
@@ -338,8 +370,17 @@ impl Sim {
 
     fn schedule(&mut self, at: u64, ev: Event) {
         self.seq += 1;
-        self.queue.push(Reverse((at, self.seq)));
-        self.events.insert(self.seq, ev);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(ev);
+                s
+            }
+            None => {
+                self.slots.push(Some(ev));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.queue.push(Reverse((at, self.seq, slot)));
     }
 
     fn dispatch(&mut self, ev: Event) {
@@ -366,10 +407,10 @@ impl Sim {
                 let n = &mut self.nodes[idx(node)];
                 n.paused = false;
                 let stalled = std::mem::take(&mut n.stalled);
-                self.trace.event(
+                self.trace.event_args(
                     self.now,
                     "unpause",
-                    &format!("node={node} inputs={}", stalled.len()),
+                    format_args!("node={node} inputs={}", stalled.len()),
                 );
                 for input in stalled {
                     self.deliver(node, input);
@@ -380,7 +421,7 @@ impl Sim {
                 self.peer_arrive(from, to, generation, msg)
             }
             Event::PeerDown { node, peer } => self.peer_down(node, peer),
-            Event::DiskFullEnd { node } => self.nodes[idx(node)].disk.full = false,
+            Event::DiskFullEnd { node } => self.space_back(node),
         }
     }
 
@@ -392,7 +433,7 @@ impl Sim {
             return;
         }
         if n.disk.full {
-            return self.abort(node, "disk full: fsync failed");
+            return self.storage_full(node);
         }
         if let Some((lat, seq)) = n.disk.fsync_done(up_to) {
             self.schedule(self.now + lat, Event::FsyncDone { node, incarnation, up_to: seq });
@@ -422,12 +463,14 @@ impl Sim {
             config.planted.enable(name).expect("validated when the scenario was loaded");
         }
         if self.sc.nodes > 1 {
-            let observers: Vec<ServerId> = self.sc.observers.iter().map(|o| ServerId(*o)).collect();
-            let participants = (1..=self.sc.nodes).map(ServerId).filter(|s| !observers.contains(s));
-            let mut ens = Ensemble::new(participants, observers.clone(), self.sc.tick_ms);
+            let mut ens = self.initial_ensemble(id);
             ens.init_limit_ticks = self.sc.init_limit;
             ens.sync_limit_ticks = self.sc.sync_limit;
             config.ensemble = Some(ens);
+            if self.reconfigures() {
+                config.reconfig_enabled = true;
+                config.skip_acl = true;
+            }
             config.min_session_timeout_ms =
                 config.min_session_timeout_ms.min(self.sc.session_timeout_ms);
             config.max_session_timeout_ms =
@@ -437,9 +480,14 @@ impl Sim {
         let n = &mut self.nodes[idx(id)];
         n.incarnation += 1;
         n.appended = recovered.log.iter().map(|r| r.header.zxid).collect();
+        n.high = n.appended.iter().copied().max().unwrap_or(Zxid::ZERO);
         n.node = Some(Node::new(config, recovered, seed));
         n.crashed_at = None;
-        self.trace.event(self.now, "start", &format!("node={id} incarnation={}", n.incarnation));
+        self.trace.event_args(
+            self.now,
+            "start",
+            format_args!("node={id} incarnation={}", n.incarnation),
+        );
         let mut outs = Vec::new();
         if let Some(core) = self.nodes[idx(id)].node.as_mut() {
             while let Some(o) = core.poll() {
@@ -481,49 +529,38 @@ impl Sim {
             return;
         }
         if !matches!(input, Input::Tick { .. }) {
-            match &input {
-                Input::Peer { from, msg } => self.trace.event_args(
-                    self.now,
-                    "in",
-                    format_args!("node={node} peer from={from} {}", triggers::Brief(msg)),
-                ),
-                _ => self.trace.event_args(self.now, "in", format_args!("node={node} {input:?}")),
-            }
+            self.trace_in(node, &input);
         }
-        let mut outs = Vec::new();
-        let core = n.node.as_mut().expect("checked above");
+        // A reused buffer (a nested delivery, if any, finds it taken and starts its own).
+        let mut outs = std::mem::take(&mut self.outs);
+        let core = self.nodes[idx(node)].node.as_mut().expect("checked above");
         core.handle(input);
         while let Some(o) = core.poll() {
             outs.push(o);
         }
-        for o in outs {
+        for o in outs.drain(..) {
             self.route(node, o);
         }
+        self.outs = outs;
     }
 
     fn route(&mut self, node: u64, out: Output) {
-        match &out {
-            Output::Send { to, msg } => self.trace.event_args(
-                self.now,
-                "out",
-                format_args!("node={node} send to={to} {}", triggers::Brief(msg)),
-            ),
-            Output::Persist { seq, write: DurableWrite::Append(r) } => self.trace.event_args(
-                self.now,
-                "out",
-                format_args!(
-                    "node={node} persist seq={seq} append {} {}",
-                    r.header.zxid,
-                    triggers::txn_kind(&r.txn)
-                ),
-            ),
-            _ => self.trace.event_args(self.now, "out", format_args!("node={node} {out}")),
-        }
+        self.trace_out(node, &out);
         match out {
             Output::Persist { seq, write } => {
                 let n = &mut self.nodes[idx(node)];
                 match &write {
-                    DurableWrite::Append(r) => n.appended.push(r.header.zxid),
+                    DurableWrite::Append(r) => {
+                        n.appended.push(r.header.zxid);
+                        if r.header.zxid <= n.high {
+                            self.regrown += 1; // appended again over a truncated suffix
+                        }
+                        n.high = n.high.max(r.header.zxid);
+                        if matches!(r.txn, keeper_core::txn::Txn::CloseSession) {
+                            let at = (self.now, r.header.session.0);
+                            self.closes.entry(r.header.zxid).or_insert(at);
+                        }
+                    }
                     // A truncated suffix is gone: the log may grow past `to` again (seed 1749
                     // of the random swarm: a would-be leader truncated uncommitted 8:4..8:7,
                     // and the next leader, which had them, sent them back).
@@ -555,10 +592,10 @@ impl Sim {
             Output::Send { to, msg } => {
                 if !self.armed.is_empty() && self.observed(Step::message("send", node, to.0, &msg))
                 {
-                    self.trace.event(
+                    self.trace.event_args(
                         self.now,
                         "drop",
-                        &format!("from={node} to={to} {}", msg.kind()),
+                        format_args!("from={node} to={to} {}", msg.kind()),
                     );
                     self.break_link(node, to.0);
                 } else {
@@ -568,6 +605,9 @@ impl Sim {
             Output::Event(e) => {
                 if !self.armed.is_empty() {
                     self.observed(Step::protocol(node, &e));
+                }
+                if let keeper_core::output::ProtocolEvent::Reconfigured { version } = e {
+                    self.reconfigured(node, version);
                 }
                 self.observe(node, e)
             }
@@ -585,6 +625,9 @@ impl Sim {
     }
 
     fn send_to_node(&mut self, node: u64, conn: u64, input: Input) {
+        if let Some(&c) = self.conns.get(&conn) {
+            self.clients[c as usize].last_sent_ms = self.now;
+        }
         let at = self.link_time(true, conn);
         let incarnation = self.nodes[idx(node)].incarnation;
         self.schedule(at, Event::ToNode { node, incarnation, input });
@@ -623,12 +666,16 @@ impl Sim {
             match resolved {
                 Some(n) => f.node = n,
                 None => {
-                    self.trace.event(self.now, "fault", &format!("{:?} no {role}", f.action));
+                    self.trace.event_args(
+                        self.now,
+                        "fault",
+                        format_args!("{:?} no {role}", f.action),
+                    );
                     return;
                 }
             }
         }
-        self.trace.event(self.now, "fault", &format!("{:?} node={}", f.action, f.node));
+        self.trace.event_args(self.now, "fault", format_args!("{:?} node={}", f.action, f.node));
         let dur = f.duration.as_deref().map(|d| parse_duration_ms(d).expect("validated"));
         match f.action {
             Action::Crash => self.crash(f.node),
@@ -649,81 +696,9 @@ impl Sim {
             Action::Corrupt => self.corrupt(f.node, f.record),
             Action::DiskFull => self.disk_full(f.node, dur.unwrap_or(0)),
             Action::Drop => {} // applied to the message when its trigger fired
+            Action::Reconfig => self.reconfig(&f.add, &f.remove),
+            Action::Abandon => self.abandon(f.client.expect("validated")),
         }
-    }
-
-    fn crash(&mut self, id: u64) {
-        let now = self.now;
-        let n = &mut self.nodes[idx(id)];
-        if n.node.take().is_none() {
-            return;
-        }
-        n.paused = false;
-        n.stalled.clear();
-        n.crashed_at = Some(now);
-        n.marks.clear();
-        let lost = n.disk.crash();
-        self.logs.push((id, std::mem::take(&mut n.appended)));
-        self.trace.event(now, "crash", &format!("node={id} unsynced_lost={lost}"));
-        if self.modes[idx(id)] == Mode::Leader && self.leader_lost_at.is_none() {
-            self.leader_lost_at = Some(now);
-        }
-        self.modes[idx(id)] = Mode::Looking;
-        if self.sc.nodes > 1 {
-            self.break_links_of(id);
-        }
-        // Every connection to the node breaks; its clients see the close after a latency.
-        let dead: Vec<(u64, u32)> = self
-            .clients
-            .iter()
-            .filter_map(|c| match c.state {
-                ConnState::Up { conn, node } | ConnState::Connecting { conn, node }
-                    if node == id =>
-                {
-                    Some((conn, c.id))
-                }
-                _ => None,
-            })
-            .collect();
-        for (conn, client) in dead {
-            let at = self.link_time(false, conn);
-            self.schedule(
-                at,
-                Event::ToClient { client, conn, out: Output::Close { conn: ConnId(conn) } },
-            );
-        }
-    }
-
-    fn restart(&mut self, id: u64) {
-        if self.nodes[idx(id)].node.is_some() {
-            return;
-        }
-        let recovered = match self.nodes[idx(id)].disk.try_recover() {
-            Ok(r) => r,
-            Err(why) => return self.refuse(id, &why),
-        };
-        let unfaithful = self.nodes[idx(id)].disk.unfaithful(&recovered);
-        let crash_ms = self.nodes[idx(id)].crashed_at.unwrap_or(self.now);
-        let zxids = recovered.log.iter().map(|r| r.header.zxid).collect();
-        let snapshot_zxid = recovered.snapshot.as_ref().map_or(Zxid::ZERO, |s| s.zxid);
-        let replayed = self.nodes[idx(id)].disk.all_appends().map(|recs| {
-            let mut tree = keeper_core::tree::DataTree::new();
-            for rec in &recs {
-                tree.apply(rec);
-            }
-            tree
-        });
-        self.start_node(id, recovered);
-        let recovered_digest = self.nodes[idx(id)].node.as_ref().map_or(0, |n| n.tree().digest());
-        self.recoveries.push(Recovery {
-            node: id,
-            crash_ms,
-            recovered: zxids,
-            snapshot_zxid,
-            recovered_digest,
-            replayed_digest: replayed.map_or(recovered_digest, |t| t.digest()),
-            unfaithful,
-        });
     }
 
     fn finish(mut self) -> Summary {
@@ -758,10 +733,12 @@ impl Sim {
         if self.sc.nodes > 1 {
             verdicts.extend(self.hist.verdicts());
         }
+        verdicts.push(self.abandoned_sessions_expire(last_fault));
+        verdicts.push(self.full_refuses_writes());
         verdicts.push(Verdict { name: "time-advances", failure: self.livelock.take() });
         for v in &verdicts {
             let d = v.failure.as_deref().unwrap_or("ok");
-            self.trace.event(self.now, "check", &format!("{} {d}", v.name));
+            self.trace.event_args(self.now, "check", format_args!("{} {d}", v.name));
         }
         let ops_completed = self.history.iter().filter(|o| o.complete_ms.is_some()).count() as u64;
         Summary {
@@ -774,6 +751,7 @@ impl Sim {
             verdicts,
             trace_hash: self.trace.hash(),
             elections_ms: self.elections_ms,
+            regrown_appends: self.regrown,
         }
     }
 }

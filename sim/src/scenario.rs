@@ -43,6 +43,11 @@ pub struct Scenario {
     pub init_limit: u64,
     #[serde(default = "default_sync_limit")]
     pub sync_limit: u64,
+    /// The ensemble's members at the start (unset: every node). A node outside starts as a
+    /// joining server would, its own configuration naming the members and itself, and votes
+    /// or serves as a member only once a `reconfig` fault adds it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub initial_members: Vec<u64>,
     #[serde(default)]
     pub workload: Workload,
     #[serde(default)]
@@ -149,6 +154,15 @@ pub struct Fault {
     /// (1 = the newest); unset draws one from the disk's stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<u64>,
+    /// For `reconfig`: nodes to add as participants ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<u64>,
+    /// ... and nodes to remove from the ensemble.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<u64>,
+    /// For `abandon`: which client (numbered from 0) walks away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<u32>,
     /// Fire on a protocol event instead of at a time: the first matching event at or after
     /// `at` (or its `count`-th) fires the fault right after the step that caused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -342,16 +356,22 @@ pub enum Action {
     /// Flip a byte inside one durable log record: recovery must catch it by checksum.
     Corrupt,
     /// The node's disk refuses writes for `duration`: its next fsync fails and, as the
-    /// real storage does on a failed write, the node aborts (a crash).
+    /// shell does, the node is rebuilt from its disk and told `DiskFull` until space returns.
     DiskFull,
     /// Lose the message a `send` or `receive` trigger matched; as any loss, it breaks that
     /// connection (TCP has no gaps).
     Drop,
+    /// A client session sends a reconfig (`add` and `remove`) through the server it is
+    /// connected to, as `zkCli.sh reconfig -add/-remove` would.
+    Reconfig,
+    /// Client `client` walks away without closing its session: it stops sending (no
+    /// pings, no requests, no reconnects), so its session must expire.
+    Abandon,
 }
 
 impl Action {
     /// Every fault kind, in declaration order.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::Crash,
         Action::Restart,
         Action::Pause,
@@ -365,6 +385,8 @@ impl Action {
         Action::Corrupt,
         Action::DiskFull,
         Action::Drop,
+        Action::Reconfig,
+        Action::Abandon,
     ];
     /// True for kinds that last for the fault's `duration` (which is then required).
     pub fn has_duration(self) -> bool {
@@ -379,7 +401,9 @@ impl Action {
             | Action::Heal
             | Action::Loss
             | Action::Corrupt
-            | Action::Drop => false,
+            | Action::Drop
+            | Action::Reconfig
+            | Action::Abandon => false,
         }
     }
 }
@@ -494,12 +518,25 @@ impl Scenario {
         if self.nodes > 1 && self.observers.len() as u64 >= self.nodes {
             return Err("observers: an ensemble needs a participant".into());
         }
+        if let Some(m) = self.initial_members.iter().find(|m| !exists(m)) {
+            return Err(format!("initial_members: no node {m}"));
+        }
+        if !self.initial_members.is_empty() && self.nodes == 1 {
+            return Err("initial_members: only for an ensemble (nodes > 1)".into());
+        }
         if !(0.0..1.0).contains(&self.network.loss) {
             return Err(format!("network.loss {} must be in [0, 1)", self.network.loss));
         }
         for f in &self.faults {
             parse_duration_ms(&f.at)?;
-            let named = f.groups.iter().flatten().chain(&f.from).chain(&f.to);
+            let named = f
+                .groups
+                .iter()
+                .flatten()
+                .chain(&f.from)
+                .chain(&f.to)
+                .chain(&f.add)
+                .chain(&f.remove);
             if let Some(n) = named.clone().find(|n| !exists(n)) {
                 return Err(format!("fault at {}: no node {n}", f.at));
             }
@@ -519,6 +556,17 @@ impl Scenario {
             }
             if f.action.has_duration() && f.duration.is_none() {
                 return Err(format!("fault at {}: {:?} needs a duration", f.at, f.action));
+            }
+            if f.action == Action::Reconfig
+                && (self.nodes == 1 || f.add.is_empty() && f.remove.is_empty())
+            {
+                return Err(format!(
+                    "fault at {}: reconfig needs an ensemble and nodes to add or remove",
+                    f.at
+                ));
+            }
+            if f.action == Action::Abandon && f.client.is_none_or(|c| c >= self.workload.clients) {
+                return Err(format!("fault at {}: abandon needs an existing client", f.at));
             }
             if f.record == Some(0) {
                 return Err(format!("fault at {}: record counts from 1 (the newest)", f.at));

@@ -1,99 +1,75 @@
-//! The run's trace: one JSON line per event, hashed with FNV-1a 64 as it is written.
+//! The run's trace: one event per step, hashed as a compact binary record and, only when a
+//! trace file is asked for, also written as one JSON line.
 //!
-//! Invariant: the hash covers exactly the lines in order, so the same seed and scenario give
-//! the same hash on every machine; nothing derived from wall time or addresses enters it.
+//! The hash covers, per event, its virtual time, its kind and either its detail text (for
+//! rare events) or a fixed list of words that identify it (for the hot ones: messages
+//! between servers, persists, client inputs and outputs, each by kind, ids, zxid, epoch and
+//! transaction kind). Words are mixed eight bytes at a time, so no text is formatted and
+//! nothing is allocated for an event when there is no trace file; the JSON line written to a
+//! file says the same thing in words a person can read.
+//!
+//! Invariant: the hash depends only on the sequence of events (never on whether a trace
+//! file is attached, nor on wall time or addresses), and every byte is read in little-endian
+//! order, so the same seed and scenario give the same hash on every machine.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
-/// FNV-1a 64-bit offset basis.
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-/// FNV-1a 64-bit prime.
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// The hash's starting value (FNV-1a 64's offset basis, kept from the text-hash days).
+pub const HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
+/// Odd multiplier of the word mix (the golden ratio, as in Fibonacci hashing).
+const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// FNV-1a over `bytes`, continuing from `hash`.
-pub fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(FNV_PRIME);
+/// Mixes one 64-bit word into `hash`: multiply-rotate, each word touching every output bit
+/// within two steps. Not cryptographic; it tells runs apart, which is all the trace asks.
+#[inline]
+pub fn mix(hash: u64, word: u64) -> u64 {
+    (hash ^ word).wrapping_mul(MUL).rotate_left(27) ^ (hash >> 29)
+}
+
+/// Mixes `bytes` into `hash` eight at a time (little-endian), then their length, so that
+/// "ab" + "c" and "a" + "bc" differ.
+pub fn mix_bytes(mut hash: u64, bytes: &[u8]) -> u64 {
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        hash = mix(hash, u64::from_le_bytes(c.try_into().expect("eight bytes")));
     }
-    hash
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        hash = mix(hash, u64::from_le_bytes(w));
+    }
+    mix(hash, bytes.len() as u64)
 }
 
-/// One line being hashed (and kept, when the trace has a sink).
-struct Line<'a> {
-    hash: u64,
-    line: Option<&'a mut String>,
-}
-
-impl Line<'_> {
-    fn raw(&mut self, bytes: &[u8]) {
-        self.hash = fnv1a(self.hash, bytes);
-        if let Some(l) = self.line.as_mut() {
-            // Only ever handed whole UTF-8 runs and ASCII escapes.
-            l.push_str(std::str::from_utf8(bytes).expect("UTF-8 runs"));
+/// Appends `s` to `out` escaped as a JSON string body, byte for byte as serde_json escapes:
+/// `"`, `\\`, and control characters; everything else (non-ASCII too) as is.
+fn escape_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
         }
-    }
-}
-
-/// Writes text into a `Line` escaped as a JSON string body, byte for byte as serde_json
-/// escapes: `"`, `\\`, and control characters; everything else (non-ASCII too) as is.
-struct Escaped<'a, 'b>(&'a mut Line<'b>);
-
-impl std::fmt::Write for Escaped<'_, '_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let line = &mut *self.0;
-        // One pass: plain bytes go straight into the hash; runs are copied to the line
-        // (when there is one) only around escapes.
-        let mut hash = line.hash;
-        let mut start = 0;
-        for (i, &b) in s.as_bytes().iter().enumerate() {
-            if b >= 0x20 && b != b'"' && b != b'\\' {
-                hash = (hash ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-                continue;
+        out.push_str(&s[start..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(b >> 4) as usize]));
+                out.push(char::from(HEX[(b & 15) as usize]));
             }
-            let mut uni = *b"\\u0000";
-            let esc: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                _ => {
-                    uni[4] = HEX[(b >> 4) as usize];
-                    uni[5] = HEX[(b & 15) as usize];
-                    &uni
-                }
-            };
-            if let Some(l) = line.line.as_mut() {
-                l.push_str(&s[start..i]);
-            }
-            line.hash = hash;
-            line.raw(esc);
-            hash = line.hash;
-            start = i + 1;
         }
-        if let Some(l) = line.line.as_mut() {
-            l.push_str(&s[start..]);
-        }
-        line.hash = hash;
-        Ok(())
+        start = i + 1;
     }
-}
-
-/// `n` in decimal, in `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
+    out.push_str(&s[start..]);
 }
 
 /// Accumulates the trace hash and optionally writes lines to a sink.
@@ -101,39 +77,76 @@ pub struct Trace {
     hash: u64,
     lines: u64,
     sink: Option<Box<dyn Write>>,
+    /// Reused for formatted details (hashed events) and for the line written to the sink.
+    scratch: String,
+    line: String,
 }
 
 impl Trace {
     pub fn new(sink: Option<Box<dyn Write>>) -> Trace {
-        Trace { hash: FNV_OFFSET, lines: 0, sink }
-    }
-    /// Records one event: `kind` plus a free-text `detail`, at virtual time `t_ms`.
-    pub fn event(&mut self, t_ms: u64, kind: &str, detail: &str) {
-        self.event_args(t_ms, kind, format_args!("{detail}"));
+        Trace { hash: HASH_START, lines: 0, sink, scratch: String::new(), line: String::new() }
     }
 
-    /// As `event`, with the detail formatted straight into the hash (no `String` for it,
-    /// nor for the line unless a sink is attached). The bytes hashed are exactly the line
-    /// serde_json writes for `{"d": detail, "k": kind, "t": t_ms}` plus a newline.
-    pub fn event_args(&mut self, t_ms: u64, kind: &str, detail: std::fmt::Arguments<'_>) {
-        let mut line = self.sink.as_ref().map(|_| String::with_capacity(128));
-        let mut out = Line { hash: self.hash, line: line.as_mut() };
-        out.raw(b"{\"d\":\"");
-        // Writing to `Escaped` cannot fail; a Display impl that fails would be a bug there.
-        let _ = std::fmt::write(&mut Escaped(&mut out), detail);
-        out.raw(b"\",\"k\":\"");
-        let _ = std::fmt::Write::write_str(&mut Escaped(&mut out), kind);
-        out.raw(b"\",\"t\":");
-        let mut digits = [0u8; 20];
-        out.raw(decimal(t_ms, &mut digits));
-        out.raw(b"}");
-        self.hash = fnv1a(out.hash, b"\n");
+    /// True when events are also written out as text (callers never need to ask: the hash
+    /// is the same either way; it is for tests and reports).
+    pub fn has_sink(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Records one event: `kind` plus a free-text `detail`, at virtual time `t_ms`; the
+    /// detail text is hashed.
+    pub fn event(&mut self, t_ms: u64, kind: &str, detail: &str) {
+        let h = mix_bytes(mix_bytes(mix(self.hash, t_ms), kind.as_bytes()), detail.as_bytes());
+        self.hash = mix(h, 0);
         self.lines += 1;
-        if let (Some(w), Some(line)) = (self.sink.as_mut(), line) {
-            // A failing trace file must not change the run; the hash is still complete.
-            let _ = writeln!(w, "{line}");
+        if self.sink.is_some() {
+            self.write_line(t_ms, kind, detail);
         }
     }
+
+    /// As `event`, with the detail formatted into a reused buffer (no allocation).
+    pub fn event_args(&mut self, t_ms: u64, kind: &str, detail: std::fmt::Arguments<'_>) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        // Writing to a String cannot fail; a Display impl that fails would be a bug there.
+        let _ = scratch.write_fmt(detail);
+        self.event(t_ms, kind, &scratch);
+        self.scratch = scratch;
+    }
+
+    /// Records one hot event by `words` that identify it; `text` (formatted only when a
+    /// trace file is attached) is the line's detail for a reader. The hash sees the words,
+    /// never the text.
+    pub fn record(&mut self, t_ms: u64, kind: &str, words: &[u64], text: std::fmt::Arguments<'_>) {
+        let mut h = mix_bytes(mix(self.hash, t_ms), kind.as_bytes());
+        for w in words {
+            h = mix(h, *w);
+        }
+        self.hash = mix(h, 1 + words.len() as u64);
+        self.lines += 1;
+        if self.sink.is_some() {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            let _ = scratch.write_fmt(text);
+            self.write_line(t_ms, kind, &scratch);
+            self.scratch = scratch;
+        }
+    }
+
+    /// Writes `{"d": detail, "k": kind, "t": t_ms}` as serde_json would, plus a newline.
+    fn write_line(&mut self, t_ms: u64, kind: &str, detail: &str) {
+        let Some(w) = self.sink.as_mut() else { return };
+        let line = &mut self.line;
+        line.clear();
+        line.push_str("{\"d\":\"");
+        escape_into(line, detail);
+        line.push_str("\",\"k\":\"");
+        escape_into(line, kind);
+        let _ = write!(line, "\",\"t\":{t_ms}}}");
+        // A failing trace file must not change the run; the hash is still complete.
+        let _ = writeln!(w, "{line}");
+    }
+
     pub fn hash(&self) -> u64 {
         self.hash
     }
@@ -146,8 +159,8 @@ impl Trace {
 mod tests {
     use super::*;
 
-    /// The hand-written line is what serde_json writes for the same object, so trace
-    /// hashes did not change when the map-building version was replaced.
+    /// The line written to a sink is the JSON object serde_json writes for the same event,
+    /// and attaching a sink does not change the hash.
     #[test]
     fn lines_are_the_json_objects_serde_writes() {
         let all_controls: String = (0u8..0x20).map(char::from).collect();
@@ -157,16 +170,30 @@ mod tests {
             (u64::MAX, "k\"\t", all_controls.as_str()),
             (1_000_000, "", "\u{7f} \u{2028} 日本"),
         ] {
-            let mut tr = Trace::new(None);
-            tr.event(t, k, d);
             let want = serde_json::json!({ "t": t, "k": k, "d": d }).to_string();
-            assert_eq!(tr.hash(), fnv1a(fnv1a(FNV_OFFSET, want.as_bytes()), b"\n"));
-            // And the line written to a sink is that text.
             let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-            let mut tr = Trace::new(Some(Box::new(Shared(buf.clone()))));
-            tr.event(t, k, d);
-            assert_eq!(String::from_utf8(buf.borrow().clone()).unwrap(), format!("{want}\n"));
+            let mut with = Trace::new(Some(Box::new(Shared(buf.clone()))));
+            with.event(t, k, d);
+            with.record(t, k, &[1, 2, 3], format_args!("{d}"));
+            let mut without = Trace::new(None);
+            without.event(t, k, d);
+            without.record(t, k, &[1, 2, 3], format_args!("never formatted {}", panics()));
+            assert_eq!(with.hash(), without.hash());
+            assert_eq!(with.lines(), 2);
+            let text = String::from_utf8(buf.borrow().clone()).unwrap();
+            assert_eq!(text, format!("{want}\n{want}\n"));
         }
+    }
+
+    /// A value whose formatting fails the test: `record` must not format without a sink.
+    fn panics() -> impl std::fmt::Display {
+        struct P;
+        impl std::fmt::Display for P {
+            fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                panic!("formatted without a trace file")
+            }
+        }
+        P
     }
 
     /// A sink the test can read back.
@@ -181,10 +208,30 @@ mod tests {
         }
     }
 
+    /// Pinned values: the hash is the same on every machine (little-endian words), and
+    /// boundaries, order and every field matter.
     #[test]
-    fn fnv1a_known_values() {
-        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x8594_4171_f739_67e8);
+    fn hash_values_are_pinned_and_tell_events_apart() {
+        assert_eq!(mix_bytes(HASH_START, b""), mix(HASH_START, 0));
+        assert_ne!(mix_bytes(HASH_START, b"ab"), mix_bytes(HASH_START, b"ab\0"));
+        let one = |t, k: &str, d: &str| {
+            let mut tr = Trace::new(None);
+            tr.event(t, k, d);
+            tr.hash()
+        };
+        assert_ne!(one(1, "in", "x"), one(2, "in", "x"));
+        assert_ne!(one(1, "in", "x"), one(1, "out", "x"));
+        assert_ne!(one(1, "in", "xy"), one(1, "inx", "y"));
+        let rec = |words: &[u64]| {
+            let mut tr = Trace::new(None);
+            tr.record(5, "in", words, format_args!(""));
+            tr.hash()
+        };
+        assert_ne!(rec(&[1, 2]), rec(&[2, 1]));
+        assert_ne!(rec(&[1, 2]), rec(&[1, 2, 0]));
+        assert_eq!(one(0, "run", "seed=1"), PINNED_RUN_SEED_1);
+        assert_eq!(rec(&[1, 2, 3]), PINNED_RECORD_1_2_3);
     }
+    const PINNED_RUN_SEED_1: u64 = 0x4bc2_5c9a_da6b_7f2f;
+    const PINNED_RECORD_1_2_3: u64 = 0x57d8_dcc3_6d08_052c;
 }

@@ -61,7 +61,7 @@ pub fn render(trace: &str) -> Result<String, String> {
         .collect();
     let marks: Vec<&Line> = lines
         .iter()
-        .filter(|l| matches!(l.k.as_str(), "fault" | "damage" | "abort" | "refuse" | "crash"))
+        .filter(|l| matches!(l.k.as_str(), "fault" | "damage" | "full" | "refuse" | "crash"))
         .collect();
 
     let title = format!(
@@ -348,7 +348,7 @@ border-left:4px solid #c00}svg text{font:11px sans-serif}.axis{fill:#666}.grid{s
 .state.observing{fill:#3aa}.state.looking{fill:#db3}.state.up{fill:#6a6}.state.paused{fill:#96c}\
 .state.down{fill:#ccc}.state.refused{fill:#c33}.op.ok{fill:#8c8}.op.error{fill:#eb5}\
 .op.loss{fill:#e44}.op.expired{fill:#a5d}.op.pending{fill:#999}.mark{stroke:#f80;stroke-width:1.5;\
-stroke-dasharray:4 2}.mark.crash,.mark.abort,.mark.refuse{stroke:#c00}.failure{stroke:#c00;\
+stroke-dasharray:4 2}.mark.crash,.mark.full,.mark.refuse{stroke:#c00}.failure{stroke:#c00;\
 stroke-width:3;opacity:.6}.legend span{margin-right:10px;white-space:nowrap}.faults{columns:2}";
 
 fn esc(s: &str) -> String {

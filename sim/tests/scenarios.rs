@@ -147,12 +147,14 @@ fn corrupt_record_is_caught_by_checksum() {
     }
 }
 
-/// A full disk aborts the node at its next fsync; restarted, it recovers every ack.
+/// A full disk rebuilds the node once, at its first failed fsync, and it needs no restart
+/// when space returns (sim/tests/membership.rs checks the refused writes).
 #[test]
-fn disk_full_aborts_and_recovers() {
+fn disk_full_rebuilds_the_node_once() {
     for trace in passing("disk-full") {
-        assert_eq!(count(&trace, "disk full: fsync failed"), 1);
+        assert_eq!(count(&trace, "rebuilt from disk"), 1);
         assert_eq!(count(&trace, "incarnation=2"), 1);
+        assert_eq!(count(&trace, "incarnation=3"), 0);
     }
 }
 

@@ -67,7 +67,11 @@ impl Sim {
         if !self.armed.is_empty()
             && self.observed(super::triggers::Step::message("receive", to, from, &msg))
         {
-            self.trace.event(self.now, "drop", &format!("from={from} to={to} {}", msg.kind()));
+            self.trace.event_args(
+                self.now,
+                "drop",
+                format_args!("from={from} to={to} {}", msg.kind()),
+            );
             self.break_link(from, to);
             return;
         }

@@ -15,7 +15,7 @@ use crate::client::ConnState;
 impl Sim {
     pub(super) fn client_connect(&mut self, client: u32) {
         let c = &mut self.clients[client as usize];
-        if c.state != ConnState::Down {
+        if c.state != ConnState::Down || c.abandoned {
             return;
         }
         // As ZooKeeper's client: a server from the connect string at random (a dead one
@@ -47,8 +47,12 @@ impl Sim {
             err: None,
             zxid: None,
         });
-        let op = format!("op={} client={client} kind=connect node={node}", self.history.len() - 1);
-        self.trace.event(self.now, "op", &op);
+        let op = self.history.len() - 1;
+        self.trace.event_args(
+            self.now,
+            "op",
+            format_args!("op={op} client={client} kind=connect node={node}"),
+        );
         let addr = format!("10.0.0.{}", client + 1);
         self.send_to_node(node, conn, Input::ClientOpen { conn: ConnId(conn), addr });
         self.send_to_node(node, conn, Input::ClientConnect { conn: ConnId(conn), req });
@@ -71,8 +75,9 @@ impl Sim {
     /// Pings every third of the session timeout while the connection is up (the Java client
     /// pings after readTimeout/2 of silence, readTimeout being 2/3 of the session timeout).
     pub(super) fn client_ping(&mut self, client: u32, conn: u64) {
-        let ConnState::Up { conn: k, node } = self.clients[client as usize].state else { return };
-        if k != conn {
+        let c = &self.clients[client as usize];
+        let ConnState::Up { conn: k, node } = c.state else { return };
+        if k != conn || c.abandoned {
             return;
         }
         let input = Input::ClientRequest {
@@ -101,6 +106,9 @@ impl Sim {
         let ConnState::Up { conn, node } = c.state else {
             return; // the next op is scheduled again when the session is back up.
         };
+        if c.abandoned {
+            return;
+        }
         let (kind, req) = c.next_request(&weights);
         let xid = c.next_xid;
         c.next_xid += 1;
@@ -117,11 +125,12 @@ impl Sim {
             err: None,
             zxid: None,
         });
-        let op = format!(
-            "op={} client={client} xid={xid} kind={kind} node={node}",
-            self.history.len() - 1
+        let op = self.history.len() - 1;
+        self.trace.event_args(
+            self.now,
+            "op",
+            format_args!("op={op} client={client} xid={xid} kind={kind} node={node}"),
         );
-        self.trace.event(self.now, "op", &op);
         let input = Input::ClientRequest {
             conn: ConnId(conn),
             xid: Xid(xid),
@@ -160,9 +169,12 @@ impl Sim {
                     h.complete_ms = Some(now);
                     h.err = Some(if ok { 0 } else { -112 }); // -112: SessionExpired
                     h.session = resp.session_id.0;
-                    let done =
-                        format!("op={i} err={} session={:#x}", h.err.unwrap_or(0), h.session);
-                    self.trace.event(now, "done", &done);
+                    let (err, session) = (h.err.unwrap_or(0), h.session);
+                    self.trace.event_args(
+                        now,
+                        "done",
+                        format_args!("op={i} err={err} session={session:#x}"),
+                    );
                 }
                 let ConnState::Connecting { node, .. } = c.state else { return };
                 if !ok {
@@ -212,8 +224,12 @@ impl Sim {
                     h.complete_ms = Some(now);
                     h.err = Some(result.as_ref().err().map_or(0, |e| e.code()));
                     h.zxid = Some(zxid);
-                    let done = format!("op={i} err={} zxid={zxid}", h.err.unwrap_or(0));
-                    self.trace.event(now, "done", &done);
+                    let err = h.err.unwrap_or(0);
+                    self.trace.event_args(
+                        now,
+                        "done",
+                        format_args!("op={i} err={err} zxid={zxid}"),
+                    );
                 }
             }
             Output::Watch { event, zxid, .. } => {
@@ -229,7 +245,11 @@ impl Sim {
                     let h = &mut self.history[i];
                     h.complete_ms = Some(now);
                     h.err = Some(CONNECTION_LOSS);
-                    self.trace.event(now, "done", &format!("op={i} err={CONNECTION_LOSS}"));
+                    self.trace.event_args(
+                        now,
+                        "done",
+                        format_args!("op={i} err={CONNECTION_LOSS}"),
+                    );
                 }
                 self.schedule(now + RECONNECT_MS, Event::ClientReconnect { client });
             }
