@@ -6,6 +6,7 @@
 //! reaching the trace, so the trace hash reproduces on every machine.
 
 pub mod check;
+pub mod check_faults;
 pub mod cli;
 pub mod client;
 pub mod disk;

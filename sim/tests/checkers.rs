@@ -180,3 +180,45 @@ fn watch_order_passes_and_fails() {
     ];
     assert!(check::watch_order(&stale).failure.is_some(), "a re-registration behind the client");
 }
+
+#[test]
+fn disk_full_refuses_writes_passes_and_fails() {
+    use keeper_sim::check_faults::{full_refuses_writes, FullWindow};
+    let full = [FullWindow { node: 1, from_ms: 100, to_ms: 200 }];
+    // Writes before, after, refused inside, and on another node all pass.
+    let mut refused = op(1, 4, true, 150, 0);
+    refused.err = Some(-119);
+    let mut elsewhere = op(1, 5, true, 150, 6);
+    elsewhere.node = 2;
+    let good = [op(1, 1, true, 90, 3), refused, elsewhere, op(1, 6, true, 260, 7)];
+    assert_eq!(full_refuses_writes(&good, &full).failure, None);
+    // A write that succeeded on the full node fails the check.
+    let bad = [op(1, 1, true, 150, 3)];
+    let f = full_refuses_writes(&bad, &full).failure.expect("a write succeeded while full");
+    assert!(f.contains("while its disk was full"), "{f}");
+}
+
+#[test]
+fn abandoned_sessions_expire_passes_and_fails() {
+    use keeper_sim::check_faults::{abandoned_sessions_expire, AbandonedFate};
+    let fate = AbandonedFate {
+        client: 0,
+        session: 7,
+        last_sent_ms: 3000,
+        timeout_ms: 4000,
+        closed_ms: Some(8200),
+        due: true,
+        left: vec![(1, Vec::new()), (2, Vec::new())],
+    };
+    assert_eq!(abandoned_sessions_expire(std::slice::from_ref(&fate)).failure, None);
+    let early = AbandonedFate { closed_ms: Some(6000), ..fate.clone() };
+    let f = abandoned_sessions_expire(&[early]).failure.expect("expired early");
+    assert!(f.contains("before its timeout"), "{f}");
+    let never = AbandonedFate { closed_ms: None, ..fate.clone() };
+    assert!(abandoned_sessions_expire(&[never]).failure.unwrap().contains("never expired"));
+    let left = AbandonedFate { left: vec![(2, vec!["/e0-1".into()])], ..fate.clone() };
+    assert!(abandoned_sessions_expire(&[left]).failure.unwrap().contains("/e0-1"));
+    // Not yet due: an open session is fine.
+    let open = AbandonedFate { closed_ms: None, due: false, ..fate };
+    assert_eq!(abandoned_sessions_expire(&[open]).failure, None);
+}

@@ -12,6 +12,7 @@ use keeper_core::{ConnId, Output, Zxid};
 
 use super::{idx, Event, Sim};
 use crate::check::Recovery;
+use crate::check_faults::FullWindow;
 use crate::client::ConnState;
 
 impl Sim {
@@ -60,24 +61,14 @@ impl Sim {
         }
     }
 
-    /// The `disk-full-refuses-writes` check: a write sent to a node while it knew its disk
-    /// was full, and answered before space came back, did not succeed.
+    /// The `disk-full-refuses-writes` check over this run.
     pub(super) fn full_refuses_writes(&self) -> crate::check::Verdict {
-        let name = "disk-full-refuses-writes";
-        for op in self.history.iter().filter(|o| o.is_write && o.err == Some(0)) {
-            let done = op.complete_ms.unwrap_or(u64::MAX);
-            let inside =
-                |w: &&(u64, u64, u64)| w.0 == op.node && w.1 <= op.invoke_ms && done <= w.2;
-            if let Some(w) = self.full_windows.iter().find(inside) {
-                let why = format!(
-                    "{} by client {} (xid {}) at {} ms on node {} succeeded while its disk \
-                     was full ({} ms to {} ms)",
-                    op.kind, op.client, op.xid, op.invoke_ms, op.node, w.1, w.2
-                );
-                return crate::check::Verdict { name, failure: Some(why) };
-            }
-        }
-        crate::check::Verdict { name, failure: None }
+        let windows: Vec<FullWindow> = self
+            .full_windows
+            .iter()
+            .map(|&(node, from_ms, to_ms)| FullWindow { node, from_ms, to_ms })
+            .collect();
+        crate::check_faults::full_refuses_writes(&self.history, &windows)
     }
 
     /// Recovery refused the node's disk: it stays down, as the real server does not start.

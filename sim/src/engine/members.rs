@@ -14,6 +14,7 @@ use keeper_core::{ConnId, Input, ServerId, Xid};
 
 use super::{Sim, VIRTUAL_EPOCH_MS};
 use crate::check::Op;
+use crate::check_faults::AbandonedFate;
 use crate::client::ConnState;
 use crate::scenario::Action;
 
@@ -145,48 +146,37 @@ pub struct Abandoned {
 }
 
 impl Sim {
-    /// The `abandoned-sessions-expire` check: every abandoned session ends by expiry (a
-    /// closeSession its client never sent), never before its timeout has run from the last
-    /// message the client sent, and, once the faults have healed and a timeout plus the
-    /// liveness bound has passed, it has ended and no server that is up still holds one of
-    /// its ephemerals. (Ephemerals vanish only through close or expiry: the workload's
-    /// sessions never delete another session's ephemerals, so they go with the session.)
+    /// The `abandoned-sessions-expire` check over this run: faults heal at `healed_ms`.
     pub(super) fn abandoned_sessions_expire(&self, healed_ms: u64) -> crate::check::Verdict {
-        let name = "abandoned-sessions-expire";
-        let fail = |why: String| crate::check::Verdict { name, failure: Some(why) };
-        for a in self.abandoned.iter().filter(|a| a.session != 0) {
-            let timeout = u64::try_from(self.clients[a.client as usize].timeout_ms).unwrap_or(0);
-            let closed = self.closes.values().find(|(_, s)| *s == a.session).map(|(t, _)| *t);
-            let earliest = a.last_sent_ms + timeout;
-            if let Some(t) = closed.filter(|t| *t < earliest) {
-                return fail(format!(
-                    "session {:#x} of client {} closed at {t} ms, before its timeout ({timeout} \
-                     ms from the client's last message at {} ms)",
-                    a.session, a.client, a.last_sent_ms
-                ));
-            }
-            let due = a.at_ms.max(healed_ms) + timeout + self.sc.expect.liveness_ms;
-            if self.now < due {
-                continue;
-            }
-            if closed.is_none() {
-                return fail(format!(
-                    "session {:#x} of client {} (abandoned at {} ms) never expired",
-                    a.session, a.client, a.at_ms
-                ));
-            }
-            for (i, n) in self.nodes.iter().enumerate() {
-                let Some(core) = n.node.as_ref() else { continue };
-                let left = core.tree().ephemerals(keeper_core::SessionId(a.session));
-                if !left.is_empty() && !core.disk_full() {
-                    return fail(format!(
-                        "node {} still holds ephemerals {left:?} of expired session {:#x}",
-                        i + 1,
-                        a.session
-                    ));
+        let fates: Vec<AbandonedFate> = self
+            .abandoned
+            .iter()
+            .filter(|a| a.session != 0)
+            .map(|a| {
+                let timeout =
+                    u64::try_from(self.clients[a.client as usize].timeout_ms).unwrap_or(0);
+                let closed_ms =
+                    self.closes.values().find(|(_, s)| *s == a.session).map(|(t, _)| *t);
+                let due = self.now >= a.at_ms.max(healed_ms) + timeout + self.sc.expect.liveness_ms;
+                // A server told its disk is full expires nothing until space returns.
+                let left = (1..=self.sc.nodes)
+                    .filter_map(|i| {
+                        let core = self.nodes[i as usize - 1].node.as_ref()?;
+                        let paths = core.tree().ephemerals(keeper_core::SessionId(a.session));
+                        (!core.disk_full()).then_some((i, paths))
+                    })
+                    .collect();
+                AbandonedFate {
+                    client: a.client,
+                    session: a.session,
+                    last_sent_ms: a.last_sent_ms,
+                    timeout_ms: timeout,
+                    closed_ms,
+                    due,
+                    left,
                 }
-            }
-        }
-        crate::check::Verdict { name, failure: None }
+            })
+            .collect();
+        crate::check_faults::abandoned_sessions_expire(&fates)
     }
 }
