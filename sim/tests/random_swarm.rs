@@ -56,17 +56,13 @@ fn regression_seeds_pass() {
 fn a_truncated_suffix_may_regrow() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/truncated-suffix-regrows.toml");
     let sc = Scenario::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let tmp = std::env::temp_dir().join(format!("keeper-regrow-{}.jsonl", std::process::id()));
-    let file = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
-    let s = Sim::new(sc, 1749, Trace::new(Some(Box::new(file)))).run();
-    let text = std::fs::read_to_string(&tmp).unwrap();
-    let _ = std::fs::remove_file(&tmp);
+    let s = Sim::new(sc, 1749, Trace::new(None)).run();
     assert!(s.passed(), "{:?}", failures(&s));
     // With the election's reconfiguration rules (helper `replication`, 2026-11-23) seed
-    // 1749 no longer drives node 2 through truncate-then-regrow, and no seed in 1700..2300
-    // does: the run must still pass every checker, but the path needs a new seed (or a
+    // 1749 no longer drives node 2 through truncate-then-regrow, and no seed in 1..400 of
+    // this file, 1..40 of every scenario or 1..3000 of --random does (searched with the
+    // `regrown` line `keeper sim run` prints when a log grows back over a truncated
+    // suffix): the run must still pass every checker, but the path needs a new seed (or a
     // scripted schedule) to be pinned again. Counted, not asserted, until then.
-    let again =
-        text.lines().filter(|l| l.contains("node=2 persist") && l.contains("append 0x800000004"));
-    println!("node 2 appends 0x800000004 {} time(s)", again.count());
+    println!("appends over a truncated suffix: {}", s.regrown_appends);
 }
