@@ -282,10 +282,12 @@ fn faults_for(kind: Action, rng: &mut ChaCha8Rng, sc: &Scenario, at: u64, node: 
             let back = at + for_ms + between(rng, 0, 1000);
             vec![lasting(at, Action::DiskFull, for_ms), f(back, Action::Restart)]
         }
-        // Not drawn yet: with reconfig in the mix, seed 4997 found a removed server that
-        // loses its leader stuck LOOKING for good (it is not a member in its own view, so it
-        // never votes, and misses the reconfig that added it back). Draw it (remove a
-        // participant, add it back 0.2..3 s later) once the core rejoins such a server.
+        // Not drawn yet. Drawn as "remove a participant, add it back 0.2..3 s later", seed
+        // 4997 (4 servers, one an observer) ended with no leader after 4.4 s: the server
+        // removed at 2.5 s lost its leader (paused) while the reconfig adding it back was in
+        // flight and stayed LOOKING to the end, though that reconfig committed (not yet
+        // diagnosed). And a removal leaves two voters, so one unrestarted crash then stops
+        // the service, which liveness rightly reports. Draw it once both are dealt with.
         Action::Reconfig => Vec::new(),
         // A session walking away is a scenario of its own (its ephemerals must expire).
         Action::Abandon => Vec::new(),
