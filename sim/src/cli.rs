@@ -19,6 +19,7 @@ const USAGE: &str = "usage: keeper sim run [SCENARIO.toml] [--random] --seed N [
                          [--max-runs N]
        keeper sim view TRACE.jsonl --html OUT.html
        keeper sim print [SCENARIO.toml] [--random --seed N]
+       keeper sim check-history HISTORY.jsonl   (a history recorded on real processes)
 --random draws each seed's workload, models and faults from the seed (SCENARIO, if given,
 is the base: its node count, tick and planted bugs are kept).";
 
@@ -152,6 +153,10 @@ fn dispatch(args: &[String]) -> Result<ExitCode, String> {
     let a = parse_args(rest)?;
     if cmd == "view" {
         return view_cmd(&a);
+    }
+    if cmd == "check-history" {
+        let path = a.scenario.as_deref().ok_or("check-history needs a history file")?;
+        return Ok(crate::recorded::check_cmd(path));
     }
     let src = Source::load(a.scenario.as_deref(), a.random)?;
     match cmd.as_str() {

@@ -13,6 +13,7 @@ pub mod disk;
 pub mod engine;
 pub mod history;
 pub mod random;
+pub mod recorded;
 pub mod scenario;
 pub mod shrink;
 pub mod swarm;
