@@ -143,6 +143,7 @@ impl Recorded {
             self.acked_creates_present(),
             self.creates_applied_once(),
             self.versions_accounted(),
+            self.sync_reads_fresh(),
         ]
     }
 
@@ -361,6 +362,46 @@ impl Recorded {
         Verdict { name: "versions-accounted", failure }
     }
 
+    /// A read right after a successful `sync` in the same session sees every set of that
+    /// node acknowledged (to any client) before the sync was sent: its version is at least
+    /// the highest such acknowledged version. (ZooKeeper's sync brings the member up to
+    /// the leader's committed state; an acknowledged write is committed.)
+    fn sync_reads_fresh(&self) -> Verdict {
+        // path → (completion, version) of acknowledged sets, in completion order.
+        let mut acked: BTreeMap<&str, Vec<(u64, i32)>> = BTreeMap::new();
+        for (o, d) in self.pairs().filter(|(o, _)| o.kind == "set" && o.err == Some(0)) {
+            if let (Some(p), Some(v), Some(t)) = (&d.path, d.version, o.complete_ms) {
+                acked.entry(p).or_default().push((t, v));
+            }
+        }
+        for list in acked.values_mut() {
+            list.sort_unstable();
+        }
+        let mut by_session: BTreeMap<i64, Vec<(&Op, &Detail)>> = BTreeMap::new();
+        for (o, d) in self.pairs() {
+            by_session.entry(o.session).or_default().push((o, d));
+        }
+        let failure = by_session.values().flat_map(|ops| ops.windows(2)).find_map(|w| {
+            let ((s, _), (r, d)) = (w[0], w[1]);
+            let synced = s.kind == "sync" && s.err == Some(0) && r.kind == "get" && r.xid == s.xid + 1;
+            let (true, Some(0), Some(path), Some(v)) = (synced, r.err, d.path.as_deref(), d.version) else {
+                return None;
+            };
+            let (t, need) = acked
+                .get(path)?
+                .iter()
+                .filter(|(t, _)| *t < s.invoke_ms)
+                .max_by_key(|(_, v)| *v)?;
+            (v < *need).then(|| {
+                format!(
+                    "client {} xid {}: read {path} version {v} after a sync sent at {}ms; version {need} was acknowledged at {t}ms",
+                    r.client, r.xid, s.invoke_ms
+                )
+            })
+        });
+        Verdict { name: "sync-reads-fresh", failure }
+    }
+
     /// One line of counts for the report.
     pub fn summary(&self) -> String {
         let acked = self.ops.iter().filter(|o| o.is_write && o.err == Some(0)).count();
@@ -515,6 +556,10 @@ mod tests {
         let mut h = good();
         h[5] = op(1, 2, "set", -103, Some(0x2_0000_0000), "/k/0", "s2", None, Some(1));
         assert_eq!(failing(&h), vec!["versions-accounted"], "a failed set took effect");
+
+        let mut h = good();
+        h.push(op(1, 6, "get", 0, Some(0x2_0000_0003), "/k/0", "", Some(0), None));
+        assert_eq!(failing(&h), vec!["sync-reads-fresh"], "a read after sync missed an acked set");
 
         let mut h = good();
         h[0] = op(0, 1, "create", -110, Some(0x1_0000_0001), "/w/c0/n1", "a", None, None);
