@@ -212,9 +212,14 @@ class Ensemble:
         self.ids = list(range(1, n + 1))
         ports = [base + i for i in self.ids] + [base + 10 + i for i in self.ids] + \
             [base + 20 + i for i in self.ids]
-        ports += [base + off + 10 * i + j for off in (100, 200) for i in self.ids for j in self.ids
-                  if i != j]
+        ports += [base + 200 + 10 * i + j for i in self.ids for j in self.ids if i > j]
+        # Ports inside the ephemeral range may be held by an outgoing connection, or by its
+        # TIME_WAIT for up to 60 s: poll before giving up.
+        end = time.monotonic() + 65
         busy = [p for p in ports if not _port_free(p)]
+        while busy and time.monotonic() < end:
+            time.sleep(0.2)
+            busy = [p for p in busy if not _port_free(p)]
         if busy:
             print(f"fault: ports in use: {busy[:8]} (choose another --base-port)")
             raise SystemExit(2)
@@ -289,6 +294,10 @@ class Ensemble:
         end = time.monotonic() + deadline_s
         last = None
         while time.monotonic() < end:
+            dead = [i for i in among if not self.members[i].up()]
+            if dead:  # a member that exited on its own: a crash (or its port was taken)
+                i = dead[0]
+                raise RuntimeError(f"member {i} exited (status {self.members[i].proc.poll() if self.members[i].proc else None}):\n{self.members[i].tail()}")
             st = {i: self.members[i].srvr() for i in among}
             last = st
             modes = [s[0] if s else None for s in st.values()]
@@ -305,6 +314,7 @@ class Ensemble:
 
 def _port_free(p):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as keeper and the proxies bind
     try:
         s.bind(("127.0.0.1", p))
         return True
