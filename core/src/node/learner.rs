@@ -346,6 +346,24 @@ impl Node {
         let limit = if l.up_to_date { sync } else { init };
         if silent > limit || (!l.up_to_date && now.saturating_sub(l.started) > init * 2) {
             self.go_looking();
+            return;
+        }
+        // No LEADERINFO yet: the LEADERINFO request may have been sent while there was no
+        // link to the leader (the higher id dials, on its own backoff, so a restarted
+        // member can decide before its leader reconnects) and dropped. Ask again on the
+        // election's resend interval, as a ZooKeeper learner keeps redialling its leader
+        // until initLimit; the leader treats a repeat as the start of this learner's sync.
+        let every = self.q().ens.election.resend_min_ticks.max(1);
+        let l = self.learner_ref();
+        let waited = now.saturating_sub(l.started);
+        if l.stage == Stage::Info && waited > 0 && waited % every == 0 {
+            let msg = PeerMsg::LearnerInfo {
+                accepted_epoch: self.q().accepted_epoch,
+                last_zxid: self.q().last_logged,
+                observer: l.observer,
+            };
+            let leader = l.leader;
+            self.send(leader, msg);
         }
     }
 

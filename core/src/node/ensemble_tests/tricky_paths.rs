@@ -99,3 +99,32 @@ fn a_follower_that_crashes_mid_sync_syncs_again_on_restart() {
     assert!(c.acked(1, conn, 1) && c.has(3, "/d"), "the write committed");
     assert!(c.has(2, "/d"), "later writes reach the re-synced follower");
 }
+
+#[test]
+fn a_learner_whose_first_learner_info_was_dropped_asks_again_before_init_limit() {
+    // A restarted member decides to follow before the leader's link to it is up: its first
+    // LEARNERINFO is dropped. It must ask again, not wait out initLimit.
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.ticks(20);
+    assert_eq!(c.mode(3), Some(Mode::Leader));
+    c.crash(2);
+    c.ticks(5);
+    c.start(2);
+    let dropped = std::cell::Cell::new(0);
+    c.pump_except(|from, _, msg| {
+        let first = from == 2 && matches!(msg, PeerMsg::LearnerInfo { .. }) && dropped.get() == 0;
+        if first {
+            dropped.set(1);
+        }
+        first
+    });
+    assert_eq!(dropped.get(), 1, "node 2 decided to follow and sent LEARNERINFO");
+    let init = c.node(2).config().ensemble.as_ref().map_or(10, |e| e.init_limit_ticks);
+    for _ in 0..init {
+        if c.mode(2) == Some(Mode::Follower) {
+            return;
+        }
+        c.ticks(1);
+    }
+    panic!("node 2 did not sync within initLimit ({init} ticks): {:?}", c.mode(2));
+}
