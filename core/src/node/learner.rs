@@ -356,7 +356,7 @@ impl Node {
         let every = self.q().ens.election.resend_min_ticks.max(1);
         let l = self.learner_ref();
         let waited = now.saturating_sub(l.started);
-        if l.stage == Stage::Info && waited > 0 && waited % every == 0 {
+        if l.stage == Stage::Info && waited > 0 && waited.is_multiple_of(every) {
             let msg = PeerMsg::LearnerInfo {
                 accepted_epoch: self.q().accepted_epoch,
                 last_zxid: self.q().last_logged,
