@@ -237,8 +237,16 @@ impl PeerRouter {
         let fits = queued == 0 || queued + len <= LINK_QUEUE_BYTES;
         if fits {
             link.queued.fetch_add(len, Ordering::AcqRel);
-            if link.tx.try_send(frame).is_ok() {
-                return None;
+            match link.tx.try_send(frame) {
+                Ok(()) => return None,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    // The link's writer already ended (the connection broke); its own
+                    // PeerDown may not have reached the node yet.
+                    debug!(peer = %to, kind = msg.kind(), "link ended; message dropped");
+                    self.links.remove(&to);
+                    return Some(Input::PeerDown { id: to });
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {}
             }
         }
         warn!(peer = %to, queued, "peer is not keeping up (send queue full); breaking the link");
