@@ -13,7 +13,6 @@ use keeper_core::proto::Request;
 use keeper_core::{ConnId, Input, ServerId, Xid};
 
 use super::{Sim, VIRTUAL_EPOCH_MS};
-use crate::check::Op;
 use crate::check_faults::AbandonedFate;
 use crate::client::ConnState;
 use crate::scenario::Action;
@@ -97,25 +96,8 @@ impl Sim {
         let c = &mut self.clients[client as usize];
         let xid = c.next_xid;
         c.next_xid += 1;
-        c.pending.insert(xid, self.history.len());
-        self.history.push(Op {
-            client,
-            session: c.session,
-            xid,
-            kind: "reconfig",
-            is_write: true,
-            node,
-            invoke_ms: self.now,
-            complete_ms: None,
-            err: None,
-            zxid: None,
-        });
-        let op = self.history.len() - 1;
-        self.trace.event_args(
-            self.now,
-            "op",
-            format_args!("op={op} client={client} xid={xid} kind=reconfig node={node}"),
-        );
+        let op = self.record_op(client, Some(xid), "reconfig", true, node);
+        self.clients[client as usize].pending.insert(xid, op);
         let wall_ms = VIRTUAL_EPOCH_MS + self.now;
         let input = Input::ClientRequest { conn: ConnId(conn), xid: Xid(xid), req, wall_ms };
         self.send_to_node(node, conn, input);

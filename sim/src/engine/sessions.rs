@@ -13,6 +13,45 @@ use crate::check::{Op, Seen, CONNECTION_LOSS};
 use crate::client::ConnState;
 
 impl Sim {
+    /// Records that `client` invoked an operation (`xid` is `None` for a connect) on `node`
+    /// now, with its trace line; returns its index in the history.
+    pub(super) fn record_op(
+        &mut self,
+        client: u32,
+        xid: Option<i32>,
+        kind: &'static str,
+        is_write: bool,
+        node: u64,
+    ) -> usize {
+        let session = self.clients[client as usize].session;
+        let op = self.history.len();
+        self.history.push(Op {
+            client,
+            session,
+            xid: xid.unwrap_or(0),
+            kind,
+            is_write,
+            node,
+            invoke_ms: self.now,
+            complete_ms: None,
+            err: None,
+            zxid: None,
+        });
+        match xid {
+            Some(xid) => self.trace.event_args(
+                self.now,
+                "op",
+                format_args!("op={op} client={client} xid={xid} kind={kind} node={node}"),
+            ),
+            None => self.trace.event_args(
+                self.now,
+                "op",
+                format_args!("op={op} client={client} kind={kind} node={node}"),
+            ),
+        }
+        op
+    }
+
     pub(super) fn client_connect(&mut self, client: u32) {
         let c = &mut self.clients[client as usize];
         if c.state != ConnState::Down || c.abandoned {
@@ -35,24 +74,7 @@ impl Sim {
             read_only: Some(false),
         };
         c.connect_op = Some(self.history.len());
-        self.history.push(Op {
-            client,
-            session: c.session,
-            xid: 0,
-            kind: "connect",
-            is_write: false,
-            node,
-            invoke_ms: self.now,
-            complete_ms: None,
-            err: None,
-            zxid: None,
-        });
-        let op = self.history.len() - 1;
-        self.trace.event_args(
-            self.now,
-            "op",
-            format_args!("op={op} client={client} kind=connect node={node}"),
-        );
+        self.record_op(client, None, "connect", false, node);
         let addr = format!("10.0.0.{}", client + 1);
         self.send_to_node(node, conn, Input::ClientOpen { conn: ConnId(conn), addr });
         self.send_to_node(node, conn, Input::ClientConnect { conn: ConnId(conn), req });
@@ -112,25 +134,8 @@ impl Sim {
         let (kind, req) = c.next_request(&weights);
         let xid = c.next_xid;
         c.next_xid += 1;
-        c.pending.insert(xid, self.history.len());
-        self.history.push(Op {
-            client,
-            session: c.session,
-            xid,
-            kind,
-            is_write: req.is_write(),
-            node,
-            invoke_ms: self.now,
-            complete_ms: None,
-            err: None,
-            zxid: None,
-        });
-        let op = self.history.len() - 1;
-        self.trace.event_args(
-            self.now,
-            "op",
-            format_args!("op={op} client={client} xid={xid} kind={kind} node={node}"),
-        );
+        let op = self.record_op(client, Some(xid), kind, req.is_write(), node);
+        self.clients[client as usize].pending.insert(xid, op);
         let input = Input::ClientRequest {
             conn: ConnId(conn),
             xid: Xid(xid),
