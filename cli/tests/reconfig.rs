@@ -155,7 +155,26 @@ impl Drop for Member {
     }
 }
 
+/// A test's scratch directory, removed when the test passes (kept for inspection when it
+/// panics). Declare it before the members so that they are killed first.
 struct Root(PathBuf);
+
+impl Root {
+    /// A fresh `<tmp>/<tag>-<pid>` directory.
+    fn fresh(tag: &str) -> Root {
+        let root = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        Root(root)
+    }
+}
+
+/// Writes every member's zoo.cfg naming all of `ms`.
+fn write_cfgs(ms: &[Member]) {
+    let all: Vec<&Member> = ms.iter().collect();
+    for m in &all {
+        m.write_cfg(&all);
+    }
+}
 
 impl Drop for Root {
     fn drop(&mut self) {
@@ -296,10 +315,8 @@ fn wait_files(m: &Member, version: u64, ids: &[u64]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_join_leave_and_restart_from_their_dynamic_files() {
-    let root = std::env::temp_dir().join(format!("keeper-reconfig-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let _root = Root(root.clone());
-    let mut ms: Vec<Member> = (1..=4).map(|id| Member::new(&root, id)).collect();
+    let root = Root::fresh("keeper-reconfig");
+    let mut ms: Vec<Member> = (1..=4).map(|id| Member::new(&root.0, id)).collect();
     {
         let first: Vec<&Member> = ms[..3].iter().collect();
         for m in &first {
@@ -381,16 +398,9 @@ async fn members_join_leave_and_restart_from_their_dynamic_files() {
 /// clear error instead of acknowledging, and the other two form the ensemble without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_cannot_write_its_epoch_stops_instead_of_acknowledging() {
-    let root = std::env::temp_dir().join(format!("keeper-epochfail-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let _root = Root(root.clone());
-    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root, id)).collect();
-    {
-        let all: Vec<&Member> = ms.iter().collect();
-        for m in &all {
-            m.write_cfg(&all);
-        }
-    }
+    let root = Root::fresh("keeper-epochfail");
+    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root.0, id)).collect();
+    write_cfgs(&ms);
     // The epoch files are written through `<name>.tmp`: a directory there makes the write
     // fail (as a read-only or broken disk would) while everything else works.
     let version2 = ms[2].dir.join("data/version-2");
@@ -425,16 +435,9 @@ async fn a_member_that_cannot_write_its_epoch_stops_instead_of_acknowledging() {
 /// every write, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_with_a_full_disk_loses_nothing_and_catches_up() {
-    let root = std::env::temp_dir().join(format!("keeper-fullfollower-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let _root = Root(root.clone());
-    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root, id)).collect();
-    {
-        let all: Vec<&Member> = ms.iter().collect();
-        for m in &all {
-            m.write_cfg(&all);
-        }
-    }
+    let root = Root::fresh("keeper-fullfollower");
+    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root.0, id)).collect();
+    write_cfgs(&ms);
     for m in &mut ms {
         m.start_limitable("1");
     }
