@@ -82,6 +82,39 @@ pub struct Trace {
     line: String,
 }
 
+/// A trace sink kept in memory, for a caller (a test, a report) that reads the text back
+/// after the run. Clones share one buffer, so the clone handed to [`Trace::new`] (see
+/// [`MemorySink::trace`]) writes what [`MemorySink::text`] returns. Invariant: it holds
+/// exactly the bytes written, in order.
+#[derive(Clone, Debug, Default)]
+pub struct MemorySink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl MemorySink {
+    pub fn new() -> MemorySink {
+        MemorySink::default()
+    }
+
+    /// A trace that writes its text into this sink.
+    pub fn trace(&self) -> Trace {
+        Trace::new(Some(Box::new(self.clone())))
+    }
+
+    /// The text written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.borrow()).into_owned()
+    }
+}
+
+impl Write for MemorySink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Trace {
     pub fn new(sink: Option<Box<dyn Write>>) -> Trace {
         Trace { hash: HASH_START, lines: 0, sink, scratch: String::new(), line: String::new() }

@@ -2,31 +2,16 @@
 //! abandoned session, each asserting that its path was really taken (read from the trace)
 //! besides every checker passing.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use keeper_sim::trace::Trace;
+use keeper_sim::trace::MemorySink;
 use keeper_sim::{Scenario, Sim};
-
-/// A trace sink the test can read back after the run.
-struct Shared(Rc<RefCell<Vec<u8>>>);
-impl std::io::Write for Shared {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Runs `scenarios/NAME.toml` with `seed`: the summary and the trace as (t, kind, detail).
 fn run(name: &str, seed: u64) -> (keeper_sim::Summary, Vec<(u64, String, String)>) {
     let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     let sc = Scenario::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let buf = Rc::new(RefCell::new(Vec::new()));
-    let s = Sim::new(sc, seed, Trace::new(Some(Box::new(Shared(buf.clone()))))).run();
-    let text = String::from_utf8(buf.borrow().clone()).unwrap();
+    let sink = MemorySink::new();
+    let s = Sim::new(sc, seed, sink.trace()).run();
+    let text = sink.text();
     let lines = text
         .lines()
         .map(|l| {

@@ -66,25 +66,12 @@ fn malformed_scenarios_are_rejected() {
 
 /// Runs `scenarios/NAME.toml` with `seed`, returning the summary and the trace text.
 fn run_file(name: &str, seed: u64) -> (keeper_sim::Summary, String) {
-    use std::cell::RefCell;
-    use std::rc::Rc;
-    /// A trace sink the test can read back after the run.
-    struct Shared(Rc<RefCell<Vec<u8>>>);
-    impl std::io::Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     let sc = Scenario::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let buf = Rc::new(RefCell::new(Vec::new()));
-    let trace = keeper_sim::trace::Trace::new(Some(Box::new(Shared(buf.clone()))));
+    let sink = keeper_sim::trace::MemorySink::new();
+    let trace = sink.trace();
     let summary = keeper_sim::Sim::new(sc, seed, trace).run();
-    let text = String::from_utf8(buf.borrow().clone()).unwrap();
+    let text = sink.text();
     (summary, text)
 }
 

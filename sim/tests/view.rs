@@ -1,28 +1,14 @@
 //! `keeper sim view`: a real trace renders to a self-contained page with the lanes, faults,
 //! client operations and checker verdicts a person needs to read the run.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use keeper_sim::trace::Trace;
+use keeper_sim::trace::MemorySink;
 use keeper_sim::{Scenario, Sim};
 
-/// A trace sink the test can read back.
-struct Shared(Rc<RefCell<Vec<u8>>>);
-impl std::io::Write for Shared {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
+/// Runs `sc` with `seed`: whether every checker passed, and the trace text.
 fn trace_of(sc: Scenario, seed: u64) -> (bool, String) {
-    let buf = Rc::new(RefCell::new(Vec::new()));
-    let s = Sim::new(sc, seed, Trace::new(Some(Box::new(Shared(buf.clone()))))).run();
-    let text = String::from_utf8(buf.borrow().clone()).unwrap();
+    let sink = MemorySink::new();
+    let s = Sim::new(sc, seed, sink.trace()).run();
+    let text = sink.text();
     (s.passed(), text)
 }
 
