@@ -125,14 +125,12 @@ impl Node {
                     let _ = writeln!(out, " {brief}");
                 }
                 Some(sid) => {
-                    let avg =
-                        if c.latency_count == 0 { 0 } else { c.latency_total_ms / c.latency_count };
+                    let avg = c.latency_total_ms.checked_div(c.latency_count).unwrap_or(0);
                     let _ = writeln!(
                         out,
-                        " {}{},sid={},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat=0,\
+                        " {},sid={},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat=0,\
                          minlat={},avglat={},maxlat={})",
                         brief.trim_end_matches(')'),
-                        "",
                         sid,
                         c.last_op,
                         c.established_ms,

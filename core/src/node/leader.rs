@@ -542,7 +542,7 @@ impl Node {
             self.go_looking();
             return;
         }
-        if now % self.q().ens.ping_every_ticks.max(1) != 0 {
+        if !now.is_multiple_of(self.q().ens.ping_every_ticks.max(1)) {
             return;
         }
         let to = keys_where(&self.leader_ref().learners, |k| k.in_broadcast());
