@@ -11,12 +11,12 @@
 mod ops_common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use keeper_core::proto::Acl;
 use keeper_net::client::{connect, Client};
-use ops_common::{four_letter, free_port};
+use ops_common::{four_letter, free_port, spawn_server};
 
 /// How long the ensemble may take to elect its first leader.
 const FORM_WITHIN: Duration = Duration::from_secs(20);
@@ -39,19 +39,9 @@ impl Member {
     }
     fn start(&mut self, tag: &str) {
         let log = self.dir.join(format!("server-{tag}.log"));
-        let out = std::fs::File::create(&log).expect("create log");
-        let err = out.try_clone().expect("clone log");
-        let child = Command::new(env!("CARGO_BIN_EXE_keeper"))
-            .arg("server")
-            .arg(self.dir.join("zoo.cfg"))
-            .env("RUST_LOG", std::env::var("KEEPER_ENSEMBLE_LOG").unwrap_or_else(|_| "info".into()))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("spawn keeper server");
-        self.child = Some(child);
+        let level = std::env::var("KEEPER_ENSEMBLE_LOG").unwrap_or_else(|_| "info".into());
+        let bin = Path::new(env!("CARGO_BIN_EXE_keeper"));
+        self.child = Some(spawn_server(bin, &self.dir.join("zoo.cfg"), &log, &level));
     }
     fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

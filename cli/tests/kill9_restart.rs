@@ -23,7 +23,7 @@ mod ops_common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use keeper_core::error::KeeperError;
 use keeper_core::proto::{Acl, OpResult, Request, Response};
 use keeper_net::client::{connect, Client, ClientError};
-use ops_common::{four_letter, free_port};
+use ops_common::{four_letter, free_port, spawn_server};
 
 /// Kill/restart cycles in one run unless `KEEPER_KILL9_ROUNDS` says otherwise.
 const DEFAULT_ROUNDS: usize = 5;
@@ -154,18 +154,7 @@ fn try_start(dir: &Path, port: u16, tag: &str) -> Result<Server, String> {
     )
     .expect("write zoo.cfg");
     let log = dir.join(format!("server-{tag}.log"));
-    let out = std::fs::File::create(&log).expect("create server log");
-    let err = out.try_clone().expect("clone log handle");
-    let child = Command::new(keeper_bin())
-        .arg("server")
-        .arg(&cfg)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("spawn keeper server");
+    let child = spawn_server(&keeper_bin(), &cfg, &log, "info");
     let mut server = Server { child, port, log };
     let deadline = Instant::now() + READY_WITHIN;
     while Instant::now() < deadline {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use keeper_core::proto::{Acl, Request, Response};
 use keeper_net::client::{connect, Client};
-use ops_common::four_letter;
+use ops_common::{four_letter, spawn_server, TempDir};
 
 const TICK_MS: u64 = 300;
 const WITHIN: Duration = Duration::from_secs(30);
@@ -74,19 +74,9 @@ impl Member {
         std::fs::write(self.cfg_path(), cfg).expect("zoo.cfg");
     }
     fn start(&mut self, tag: &str) {
-        let out = std::fs::File::create(self.dir.join(format!("server-{tag}.log"))).expect("log");
-        let err = out.try_clone().expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_keeper"))
-            .arg("server")
-            .arg(self.cfg_path())
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("spawn keeper server");
-        self.child = Some(child);
+        let bin = Path::new(env!("CARGO_BIN_EXE_keeper"));
+        let log = self.dir.join(format!("server-{tag}.log"));
+        self.child = Some(spawn_server(bin, &self.cfg_path(), &log, "info"));
     }
     /// Starts the server with SIGXFSZ ignored and its output piped into the log, so that
     /// `prlimit --fsize` can make its writes fail as a full disk does (cli/tests/disk_full.rs).
@@ -155,34 +145,11 @@ impl Drop for Member {
     }
 }
 
-/// A test's scratch directory, removed when the test passes (kept for inspection when it
-/// panics). Declare it before the members so that they are killed first.
-struct Root(PathBuf);
-
-impl Root {
-    /// A fresh `<tmp>/<tag>-<pid>` directory.
-    fn fresh(tag: &str) -> Root {
-        let root = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        Root(root)
-    }
-}
-
 /// Writes every member's zoo.cfg naming all of `ms`.
 fn write_cfgs(ms: &[Member]) {
     let all: Vec<&Member> = ms.iter().collect();
     for m in &all {
         m.write_cfg(&all);
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping {} for inspection", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
     }
 }
 
@@ -315,8 +282,8 @@ fn wait_files(m: &Member, version: u64, ids: &[u64]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_join_leave_and_restart_from_their_dynamic_files() {
-    let root = Root::fresh("keeper-reconfig");
-    let mut ms: Vec<Member> = (1..=4).map(|id| Member::new(&root.0, id)).collect();
+    let root = TempDir::new("reconfig");
+    let mut ms: Vec<Member> = (1..=4).map(|id| Member::new(root.path(), id)).collect();
     {
         let first: Vec<&Member> = ms[..3].iter().collect();
         for m in &first {
@@ -398,8 +365,8 @@ async fn members_join_leave_and_restart_from_their_dynamic_files() {
 /// clear error instead of acknowledging, and the other two form the ensemble without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_cannot_write_its_epoch_stops_instead_of_acknowledging() {
-    let root = Root::fresh("keeper-epochfail");
-    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root.0, id)).collect();
+    let root = TempDir::new("epochfail");
+    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(root.path(), id)).collect();
     write_cfgs(&ms);
     // The epoch files are written through `<name>.tmp`: a directory there makes the write
     // fail (as a read-only or broken disk would) while everything else works.
@@ -435,8 +402,8 @@ async fn a_member_that_cannot_write_its_epoch_stops_instead_of_acknowledging() {
 /// every write, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_with_a_full_disk_loses_nothing_and_catches_up() {
-    let root = Root::fresh("keeper-fullfollower");
-    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(&root.0, id)).collect();
+    let root = TempDir::new("fullfollower");
+    let mut ms: Vec<Member> = (1..=3).map(|id| Member::new(root.path(), id)).collect();
     write_cfgs(&ms);
     for m in &mut ms {
         m.start_limitable("1");

@@ -47,6 +47,23 @@ pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// Spawns `BIN server CFG` with stdout and stderr going to a new file `log`, at the
+/// tracing level `rust_log` (plain text, no colours).
+pub fn spawn_server(bin: &Path, cfg: &Path, log: &Path, rust_log: &str) -> Child {
+    let out = std::fs::File::create(log).expect("create server log");
+    let err = out.try_clone().expect("clone log handle");
+    Command::new(bin)
+        .arg("server")
+        .arg(cfg)
+        .env("RUST_LOG", rust_log)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn keeper server")
+}
+
 /// A running `keeper server`, killed on drop.
 pub struct Server {
     child: Child,
