@@ -15,8 +15,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use keeper_core::proto::Acl;
-use keeper_net::client::{connect, Client};
-use ops_common::{four_letter, free_port, spawn_server};
+use keeper_net::client::connect;
+use ops_common::{client_until, four_letter, free_port, read_until, spawn_server};
 
 /// How long the ensemble may take to elect its first leader.
 const FORM_WITHIN: Duration = Duration::from_secs(20);
@@ -152,39 +152,6 @@ fn setup(root: &Path) -> Ensemble {
         members.push(Member { id, dir, client_port: *client, child: None });
     }
     Ensemble { root: root.to_path_buf(), members, servers }
-}
-
-/// Connects to `addr`, retrying until `deadline` (a member that is not serving yet
-/// refuses clients).
-async fn client_until(addr: &str, deadline: Instant) -> Client {
-    loop {
-        let addrs = [addr.to_string()];
-        let attempt = connect(&addrs, Duration::from_secs(30));
-        if let Ok(Ok((client, _watches))) =
-            tokio::time::timeout(Duration::from_secs(3), attempt).await
-        {
-            return client;
-        }
-        assert!(Instant::now() < deadline, "could not connect to {addr} in time");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Reads `path` through `addr` after a sync, retrying until `deadline`.
-async fn read_until(addr: &str, path: &str, deadline: Instant) -> Vec<u8> {
-    loop {
-        let client = client_until(addr, deadline).await;
-        let read = async {
-            client.sync(path).await.ok()?;
-            client.get_data(path, false).await.ok()
-        };
-        if let Ok(Some((data, _))) = tokio::time::timeout(Duration::from_secs(3), read).await {
-            let _ = client.close().await;
-            return data.map(|b| b.to_vec()).unwrap_or_default();
-        }
-        assert!(Instant::now() < deadline, "could not read {path} from {addr} in time");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keeper_core::proto::{Acl, Request, Response};
-use keeper_net::client::{connect, Client};
-use ops_common::{four_letter, spawn_server, TempDir};
+use keeper_net::client::Client;
+use ops_common::{client_until, four_letter, read_until, spawn_server, TempDir};
 
 const TICK_MS: u64 = 300;
 const WITHIN: Duration = Duration::from_secs(30);
@@ -188,35 +188,14 @@ fn wait_formed(ms: &[Member], among: &[usize]) -> usize {
     }
 }
 
+/// A session on `addr`, retrying until the test's deadline.
 async fn client(addr: &str) -> Client {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let addrs = [addr.to_string()];
-        let attempt = connect(&addrs, Duration::from_secs(30));
-        if let Ok(Ok((c, _w))) = tokio::time::timeout(Duration::from_secs(3), attempt).await {
-            return c;
-        }
-        assert!(Instant::now() < deadline, "cannot connect to {addr}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    client_until(addr, Instant::now() + WITHIN).await
 }
 
-/// Reads `path` through `addr` after a sync, retrying until the deadline.
+/// Reads `path` through `addr` after a sync, retrying until the test's deadline.
 async fn read(addr: &str, path: &str) -> Vec<u8> {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let c = client(addr).await;
-        let attempt = async {
-            c.sync(path).await.ok()?;
-            c.get_data(path, false).await.ok()
-        };
-        if let Ok(Some((data, _))) = tokio::time::timeout(Duration::from_secs(3), attempt).await {
-            let _ = c.close().await;
-            return data.map(|d| d.to_vec()).unwrap_or_default();
-        }
-        assert!(Instant::now() < deadline, "cannot read {path} through {addr}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    read_until(addr, path, Instant::now() + WITHIN).await
 }
 
 /// Sends an incremental reconfig through `addr` until it succeeds (a joiner must first

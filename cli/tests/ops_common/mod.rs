@@ -182,3 +182,36 @@ pub fn srvr_zxid(server: &Server) -> u64 {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
+
+/// Connects to `addr`, retrying until `deadline` (a member that is not serving yet
+/// refuses clients).
+pub async fn client_until(addr: &str, deadline: Instant) -> keeper_net::client::Client {
+    loop {
+        let addrs = [addr.to_string()];
+        let attempt = keeper_net::client::connect(&addrs, Duration::from_secs(30));
+        if let Ok(Ok((client, _watches))) =
+            tokio::time::timeout(Duration::from_secs(3), attempt).await
+        {
+            return client;
+        }
+        assert!(Instant::now() < deadline, "could not connect to {addr} in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads `path` through `addr` after a sync, retrying until `deadline`.
+pub async fn read_until(addr: &str, path: &str, deadline: Instant) -> Vec<u8> {
+    loop {
+        let client = client_until(addr, deadline).await;
+        let read = async {
+            client.sync(path).await.ok()?;
+            client.get_data(path, false).await.ok()
+        };
+        if let Ok(Some((data, _))) = tokio::time::timeout(Duration::from_secs(3), read).await {
+            let _ = client.close().await;
+            return data.map(|b| b.to_vec()).unwrap_or_default();
+        }
+        assert!(Instant::now() < deadline, "could not read {path} from {addr} in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
