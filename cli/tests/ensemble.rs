@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use keeper_core::proto::Acl;
 use keeper_net::client::connect;
-use ops_common::{client_until, four_letter, free_port, read_until, spawn_server};
+use ops_common::{client_until, formed, four_letter, free_port, read_until, spawn_server};
 
 /// How long the ensemble may take to elect its first leader.
 const FORM_WITHIN: Duration = Duration::from_secs(20);
@@ -107,15 +107,8 @@ impl Ensemble {
         loop {
             let modes: Vec<Option<String>> =
                 among.iter().map(|i| self.members[*i].mode()).collect();
-            let leaders: Vec<usize> = among
-                .iter()
-                .zip(&modes)
-                .filter(|(_, m)| m.as_deref() == Some("leader"))
-                .map(|(i, _)| *i)
-                .collect();
-            let following = modes.iter().filter(|m| m.as_deref() == Some("follower")).count();
-            if leaders.len() == 1 && following == among.len() - 1 {
-                return leaders[0];
+            if let Some(leader) = formed(among, &modes) {
+                return leader;
             }
             assert!(
                 Instant::now() < deadline,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use keeper_core::proto::{Acl, Request, Response};
 use keeper_net::client::Client;
-use ops_common::{client_until, four_letter, read_until, spawn_server, TempDir};
+use ops_common::{client_until, formed, four_letter, read_until, spawn_server, TempDir};
 
 const TICK_MS: u64 = 300;
 const WITHIN: Duration = Duration::from_secs(30);
@@ -173,15 +173,8 @@ fn wait_formed(ms: &[Member], among: &[usize]) -> usize {
     let deadline = Instant::now() + WITHIN;
     loop {
         let modes: Vec<Option<String>> = among.iter().map(|i| ms[*i].mode()).collect();
-        let leaders: Vec<usize> = among
-            .iter()
-            .zip(&modes)
-            .filter(|(_, m)| m.as_deref() == Some("leader"))
-            .map(|(i, _)| *i)
-            .collect();
-        let following = modes.iter().filter(|m| m.as_deref() == Some("follower")).count();
-        if leaders.len() == 1 && following == among.len() - 1 {
-            return leaders[0];
+        if let Some(leader) = formed(among, &modes) {
+            return leader;
         }
         assert!(Instant::now() < deadline, "not formed: {modes:?}\n{}", logs(ms));
         std::thread::sleep(Duration::from_millis(50));

@@ -215,3 +215,16 @@ pub async fn read_until(addr: &str, path: &str, deadline: Instant) -> Vec<u8> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The member of `among` that leads when exactly one of them is `leader` and all the others
+/// `follower` (`modes[k]` is the srvr Mode of `among[k]`, `None` when it did not answer).
+pub fn formed(among: &[usize], modes: &[Option<String>]) -> Option<usize> {
+    let leaders: Vec<usize> = among
+        .iter()
+        .zip(modes)
+        .filter(|(_, m)| m.as_deref() == Some("leader"))
+        .map(|(i, _)| *i)
+        .collect();
+    let following = modes.iter().filter(|m| m.as_deref() == Some("follower")).count();
+    (leaders.len() == 1 && following == among.len() - 1).then(|| leaders[0])
+}
