@@ -83,11 +83,17 @@ impl Node {
             touched: BTreeSet::new(),
             waiting: BTreeMap::new(),
         };
-        let q = self.qm();
-        q.role = Role::Learning(Box::new(l));
+        self.qm().role = Role::Learning(Box::new(l));
+        self.send_learner_info();
+    }
+
+    /// Sends LEARNERINFO (this server's accepted epoch and last logged zxid) to its leader.
+    fn send_learner_info(&mut self) {
+        let l = self.learner_ref();
+        let (leader, observer) = (l.leader, l.observer);
         let msg = PeerMsg::LearnerInfo {
-            accepted_epoch: q.accepted_epoch,
-            last_zxid: q.last_logged,
+            accepted_epoch: self.q().accepted_epoch,
+            last_zxid: self.q().last_logged,
             observer,
         };
         self.send(leader, msg);
@@ -357,13 +363,7 @@ impl Node {
         let l = self.learner_ref();
         let waited = now.saturating_sub(l.started);
         if l.stage == Stage::Info && waited > 0 && waited.is_multiple_of(every) {
-            let msg = PeerMsg::LearnerInfo {
-                accepted_epoch: self.q().accepted_epoch,
-                last_zxid: self.q().last_logged,
-                observer: l.observer,
-            };
-            let leader = l.leader;
-            self.send(leader, msg);
+            self.send_learner_info();
         }
     }
 
