@@ -34,7 +34,7 @@ import workload  # noqa: E402
 
 # A new leader must serve writes within this bound after each leader kill or isolation:
 # followers notice a dead link at once (and a silent leader within syncLimit ticks), the
-# election takes a few of its 200 ms rounds, the new leader syncs a quorum within
+# election decides at once or after a 200 ms finalize wait, the new leader syncs a quorum within
 # initLimit ticks, and a kazoo client reconnects within its 0.5 s retry cap.
 FAILOVER_BOUND_S = (SYNC_LIMIT + INIT_LIMIT) * TICK_MS / 1000 + 5.0  # 12.5 s
 # How long the whole ensemble may take to be back (all up, one leader) after a fault ends.

@@ -24,7 +24,7 @@
 //! from the newest configuration the manager has seen (zoo.cfg's until the first change).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use keeper_core::config::Ensemble;
@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info};
 
 use super::{dial_loop, Member, PeerConfig, PeerEvent};
+use crate::storage::replace_file;
 
 /// The node task's handle on the manager.
 #[derive(Clone, Debug)]
@@ -143,30 +144,14 @@ pub fn write_config_files(
 ) -> std::io::Result<PathBuf> {
     let static_path = std::path::absolute(&files.static_path)?;
     let dynamic = PathBuf::from(dynamic_file_name(&static_path.display().to_string(), ens.version));
-    write_synced(&dynamic, dynamic_text(ens).as_bytes())?;
+    replace_file(&dynamic, dynamic_text(ens).as_bytes())?;
     let old = std::fs::read_to_string(&static_path)?;
     let backup = PathBuf::from(format!("{}.bak", static_path.display()));
     if !backup.exists() {
-        write_synced(&backup, old.as_bytes())?;
+        replace_file(&backup, old.as_bytes())?;
     }
     let erase = client_port_in_dynamic(ens, me);
     let new = edit_static_config(&old, &dynamic.display().to_string(), erase);
-    write_synced(&static_path, new.as_bytes())?;
+    replace_file(&static_path, new.as_bytes())?;
     Ok(dynamic)
-}
-
-/// Writes `bytes` to `path` through a synced temporary file and a rename, then syncs the
-/// directory, so the file is either the old one or the whole new one.
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }

@@ -59,6 +59,28 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Replaces `path` with `bytes` so that a crash leaves either the old file or the whole
+/// new one: write `<path>.tmp`, fsync it, rename it over `path`, fsync the directory. On
+/// error the temporary file is removed.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
+            _ => sync_dir(Path::new(".")),
+        }
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// An exclusive lock on a directory, held until dropped (the OS releases it if we die).
 #[derive(Debug)]
 pub struct DirLock {

@@ -34,7 +34,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::stats::{ShellStats, SnapshotInfo};
 
-pub use files::{lock_dir, log_name, read_myid, snapshot_name, DirLock, VERSION_DIR};
+pub use files::{lock_dir, log_name, read_myid, replace_file, snapshot_name, DirLock, VERSION_DIR};
 pub use install::{check_empty, install_snapshot};
 pub use purge::{purge_dirs, PurgeReport, MIN_KEEP_SNAPSHOTS};
 pub use replicated::{ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};

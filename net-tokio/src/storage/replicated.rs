@@ -14,13 +14,12 @@
 //! then their directories) before the writer reports the write durable.
 
 use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::Path;
 
 use keeper_core::ids::Zxid;
 use keeper_core::persist::{scan_log, Epochs};
 
-use super::files::{list_by_zxid, sync_dir};
+use super::files::{list_by_zxid, replace_file, sync_dir};
 use super::StorageError;
 
 /// ZooKeeper's name for the epoch a server last agreed to follow or lead.
@@ -30,19 +29,7 @@ pub const CURRENT_EPOCH_FILE: &str = "currentEpoch";
 
 /// Replaces `dir/name` with `value` atomically (see the module doc).
 pub(crate) fn write_epoch(dir: &Path, name: &str, value: u32) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        writeln!(f, "{value}")?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, dir.join(name))?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    replace_file(&dir.join(name), format!("{value}\n").as_bytes())
 }
 
 /// Reads both epoch files from `dir` (`dataDir/version-2`).

@@ -62,7 +62,7 @@ use keeper_core::output::DurableWrite;
 use keeper_core::persist::log::{append_log_record, encode_log_header};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::files::{log_name, snapshot_name, sync_dir};
+use super::files::{log_name, replace_file, snapshot_name, sync_dir};
 use super::purge::purge_dirs;
 use super::replicated::{
     remove_snapshots_above, truncate_logs, write_epoch, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE,
@@ -404,20 +404,7 @@ pub(crate) fn run_snapshots(
 
 /// tmp file, fsync, rename, fsync dir: a crash leaves either no snapshot or a whole one.
 pub(crate) fn write_snapshot(snap_dir: &Path, zxid: Zxid, image: &[u8]) -> std::io::Result<()> {
-    let name = snapshot_name(zxid);
-    let tmp = snap_dir.join(format!("{name}.tmp"));
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        f.write_all(image)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, snap_dir.join(&name))?;
-        sync_dir(snap_dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    replace_file(&snap_dir.join(snapshot_name(zxid)), image)
 }
 
 /// Ends the process after a storage failure (why: see the module doc).
