@@ -165,6 +165,7 @@ impl Node {
             PeerMsg::Inform(rec) if matches!(stage, Stage::NewLeader { .. } | Stage::Broadcast) => {
                 if rec.header.zxid > self.q().last_logged {
                     self.log_record(&rec);
+                    self.detach_local_closer(&rec);
                     let result = self.apply_txn(&rec, true);
                     self.committed = self.committed.max(rec.header.zxid);
                     self.complete_local(&rec, result);
@@ -255,14 +256,7 @@ impl Node {
                 break;
             }
             let rec = l.pending.pop_front().expect("front exists");
-            // A local client's own closeSession is answered before its connection closes
-            // (complete_local does both): keep the apply from closing it first.
-            let key = (rec.header.session, rec.header.cxid);
-            if matches!(l.waiting.get(&key), Some(Waiting::Close { .. })) {
-                if let Some(s) = self.sessions.get_mut(rec.header.session) {
-                    s.conn = None;
-                }
-            }
+            self.detach_local_closer(&rec);
             let result = self.apply_txn(&rec, true);
             if self.txns_since_snapshot >= self.snapshot_after {
                 self.take_snapshot();
@@ -276,6 +270,20 @@ impl Node {
             }
         }
         self.release_ready();
+    }
+
+    /// A local client's own closeSession is answered before its connection closes
+    /// (complete_local does both, after the apply): detach the session from the connection
+    /// so that applying the close does not shut the connection first. Followers (COMMIT)
+    /// and observers (INFORM) alike; kazoo's test_connection_and_disconnection otherwise
+    /// sees a broken connection, SUSPENDED, before LOST.
+    fn detach_local_closer(&mut self, rec: &TxnRecord) {
+        let key = (rec.header.session, rec.header.cxid);
+        if matches!(self.learner().waiting.get(&key), Some(Waiting::Close { .. })) {
+            if let Some(s) = self.sessions.get_mut(rec.header.session) {
+                s.conn = None;
+            }
+        }
     }
 
     /// Answers the local client whose request became `rec`, if it is ours.
