@@ -337,20 +337,15 @@ fn learnerinfo_that_arrives_before_the_leader_decides_is_not_lost() {
     assert_eq!((c.mode(1), c.mode(2)), (Some(Mode::Follower), Some(Mode::Follower)));
 }
 
-/// A follower's client that closes its session gets the closeSession reply before its
-/// connection closes (kazoo's test_connection_and_disconnection: otherwise the client sees
-/// a broken connection, SUSPENDED, before LOST).
-#[test]
-fn a_followers_client_gets_its_close_reply_before_the_close() {
-    let mut c = Cluster::new(&[1, 2, 3]);
-    c.ticks(20);
-    assert_eq!(c.mode(1), Some(Mode::Follower));
-    let conn = c.client(1, 7);
-    c.seen[0].clear();
-    let req = Request::CloseSession;
-    c.input(1, Input::ClientRequest { conn, xid: Xid(5), req, wall_ms: 0 });
+/// Closes `id`'s session on a fresh connection and asserts the client gets the closeSession
+/// reply, then the close (kazoo's test_connection_and_disconnection: otherwise the client
+/// sees a broken connection, SUSPENDED, before LOST).
+fn assert_close_reply_then_close(c: &mut Cluster, id: u64) {
+    let conn = c.client(id, 7);
+    c.seen[id as usize - 1].clear();
+    c.input(id, Input::ClientRequest { conn, xid: Xid(5), req: Request::CloseSession, wall_ms: 0 });
     c.pump();
-    let mine: Vec<&Output> = c.seen[0]
+    let mine: Vec<&Output> = c.seen[id as usize - 1]
         .iter()
         .filter(|o| matches!(o, Output::Reply { conn: x, .. } | Output::Close { conn: x } if *x == conn))
         .collect();
@@ -361,6 +356,15 @@ fn a_followers_client_gets_its_close_reply_before_the_close() {
         ),
         "reply, then close: {mine:?}"
     );
+}
+
+/// A follower's client that closes its session gets the reply before its connection closes.
+#[test]
+fn a_followers_client_gets_its_close_reply_before_the_close() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.ticks(20);
+    assert_eq!(c.mode(1), Some(Mode::Follower));
+    assert_close_reply_then_close(&mut c, 1);
 }
 
 /// The same for an observer, which learns of the close through INFORM instead of COMMIT
@@ -377,19 +381,5 @@ fn an_observers_client_gets_its_close_reply_before_the_close() {
     }
     c.ticks(20);
     assert_eq!(c.mode(4), Some(Mode::Observer));
-    let conn = c.client(4, 7);
-    c.seen[3].clear();
-    c.input(4, Input::ClientRequest { conn, xid: Xid(5), req: Request::CloseSession, wall_ms: 0 });
-    c.pump();
-    let mine: Vec<&Output> = c.seen[3]
-        .iter()
-        .filter(|o| matches!(o, Output::Reply { conn: x, .. } | Output::Close { conn: x } if *x == conn))
-        .collect();
-    assert!(
-        matches!(
-            mine.as_slice(),
-            [Output::Reply { xid: Xid(5), result: Ok(_), .. }, Output::Close { .. }]
-        ),
-        "reply, then close: {mine:?}"
-    );
+    assert_close_reply_then_close(&mut c, 4);
 }
