@@ -29,6 +29,15 @@ def ratio(k, z):
     return f"{k / z:.2f}x" if z else "n/a"
 
 
+def cpu(z, k):
+    """Server CPU per request, ZooKeeper / keeper, and keeper's as a share of ZooKeeper's
+    (below 1: keeper spends less); n/a for results without --server-pid."""
+    zc, kc = z.get("server_cpu_us_per_op"), k.get("server_cpu_us_per_op")
+    if zc is None or kc is None:
+        return "n/a | n/a"
+    return f"{zc:.1f} / {kc:.1f} | {ratio(kc, zc)}"
+
+
 def main(path):
     rows = load(path)
     names = []
@@ -36,8 +45,8 @@ def main(path):
         if name != "memory" and name not in names:
             names.append(name)
     out = []
-    out.append("| workload | conc. | ZooKeeper ops/s | keeper ops/s | ratio | ZK p50/p99/p99.9 ms | keeper p50/p99/p99.9 ms | p99 ratio |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    out.append("| workload | conc. | ZooKeeper ops/s | keeper ops/s | ratio | ZK p50/p99/p99.9 ms | keeper p50/p99/p99.9 ms | p99 ratio | server CPU µs/req ZK / keeper | CPU ratio |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         z, k = rows.get(("zookeeper", name)), rows.get(("keeper", name))
         if not z or not k:
@@ -50,7 +59,8 @@ def main(path):
         errs = "" if z["errors"] + k["errors"] == 0 else f" (errors zk {z['errors']}, keeper {k['errors']})"
         out.append(
             f"| {label}{errs} | {k['sessions']:.0f}x{k['depth']:.0f} | {z['ops_per_s']:.0f} | {k['ops_per_s']:.0f} | "
-            f"{ratio(k['ops_per_s'], z['ops_per_s'])} | {lat(z)} | {lat(k)} | {ratio(k['p99_us'], z['p99_us'])} |"
+            f"{ratio(k['ops_per_s'], z['ops_per_s'])} | {lat(z)} | {lat(k)} | {ratio(k['p99_us'], z['p99_us'])} | "
+            f"{cpu(z, k)} |"
         )
     z, k = rows.get(("zookeeper", "memory")), rows.get(("keeper", "memory"))
     if z and k:

@@ -9,8 +9,10 @@
 //!
 //! Invariant: options are checked before any connection is made; a bad value is a usage
 //! error (exit 2) naming the option, never a panic. Modules: `workload` (what a request
-//! is), `run` (the closed loop), `report` (histograms, table, JSON).
+//! is), `run` (the closed loop), `report` (histograms, table, JSON), `cpu` (server CPU
+//! time with `--server-pid`).
 
+pub mod cpu;
 pub mod report;
 pub mod run;
 pub mod workload;
@@ -132,6 +134,10 @@ struct Opts {
     /// Client runtime threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Local server processes (comma-separated PIDs) whose CPU time over the measured
+    /// window is reported as `server_cpu_s` and `server_cpu_us_per_op` (from /proc).
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// Print only the JSON line.
     #[arg(long)]
     json_only: bool,
@@ -188,6 +194,7 @@ impl Opts {
                 Err(format!("--{name} {v} is not a number of seconds in 0..86400"))
             }
         };
+        cpu::cpu_seconds(&self.server_pid)?; // an unreadable PID is a usage error
         let spec = Spec {
             workload: Workload::parse(&self.workload)?,
             read_pct: self.read_pct,
@@ -205,6 +212,7 @@ impl Opts {
             ops_limit: self.ops,
             setup: !self.no_setup,
             session_timeout: Duration::from_millis(self.session_timeout_ms),
+            server_pids: self.server_pid.clone(),
         })
     }
 }

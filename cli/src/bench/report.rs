@@ -63,6 +63,8 @@ pub struct Report {
     /// The measured window: from the end of the warm-up to the last completion.
     pub window: Duration,
     pub tally: Tally,
+    /// CPU seconds the `--server-pid` processes used over the window, when asked.
+    pub server_cpu_s: Option<f64>,
 }
 
 impl Report {
@@ -109,7 +111,15 @@ impl Report {
             "p99_us": self.quantile_us(0.99),
             "p999_us": self.quantile_us(0.999),
             "max_us": h.max(),
+            "server_cpu_s": self.server_cpu_s.map(round3),
+            "server_cpu_us_per_op": self.server_cpu_us_per_op().map(round3),
         })
+    }
+
+    /// Server CPU microseconds per completed request, when `--server-pid` was given.
+    pub fn server_cpu_us_per_op(&self) -> Option<f64> {
+        let cpu = self.server_cpu_s?;
+        (self.ops() > 0).then(|| cpu * 1e6 / self.ops() as f64)
     }
 
     /// The report as a small table for a terminal.
@@ -141,6 +151,9 @@ impl Report {
             ms(self.quantile_us(0.999)),
             ms(self.tally.latency_us.max()),
         ));
+        if let (Some(cpu), Some(per_op)) = (self.server_cpu_s, self.server_cpu_us_per_op()) {
+            out.push_str(&format!("  server CPU {cpu:.2} s, {per_op:.1} us per request\n"));
+        }
         for (name, n) in &self.tally.errors {
             out.push_str(&format!("  error {name}: {n}\n"));
         }
@@ -180,7 +193,7 @@ mod tests {
             payload_bytes: 100,
             keys: 10,
         };
-        Report { settings, window: Duration::from_millis(window_ms), tally }
+        Report { settings, window: Duration::from_millis(window_ms), tally, server_cpu_s: None }
     }
 
     /// The JSON line carries every field `bench/compare` reads, with consistent values.
@@ -197,6 +210,17 @@ mod tests {
         let line = v.to_string();
         assert!(!line.contains('\n'));
         assert!(r.table().contains("error NoNode: 2"));
+    }
+
+    /// Server CPU per request is the window's CPU over its requests, and absent unless
+    /// measured.
+    #[test]
+    fn server_cpu_per_request_when_measured() {
+        let mut r = report(&[100, 200, 300, 400], 500);
+        assert!(r.json()["server_cpu_us_per_op"].is_null());
+        r.server_cpu_s = Some(0.002);
+        assert_eq!(r.json()["server_cpu_us_per_op"], 500.0);
+        assert!(r.table().contains("server CPU 0.00 s, 500.0 us per request"), "{}", r.table());
     }
 
     /// A run that measured nothing reports zero rather than dividing by zero.

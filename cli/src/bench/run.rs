@@ -34,6 +34,8 @@ pub struct Plan {
     /// Create the prefix and the key znodes first (skip when they already exist).
     pub setup: bool,
     pub session_timeout: Duration,
+    /// Local server processes whose CPU time over the measured window is reported.
+    pub server_pids: Vec<u32>,
 }
 
 /// Connects, sets up, runs the workload and returns what was measured.
@@ -47,7 +49,18 @@ pub async fn run(plan: &Plan) -> Result<Report, String> {
     let start = Instant::now();
     let measure_from = start + plan.warmup;
     let end = measure_from + plan.duration;
+    let pids = plan.server_pids.clone();
+    let cpu_at_start = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        super::cpu::cpu_seconds(&pids)
+    });
     let (tally, last) = drive(plan, &clients, &plan.spec, &payload, measure_from, end).await;
+    let server_cpu_s = if plan.server_pids.is_empty() {
+        None
+    } else {
+        let start = cpu_at_start.await.map_err(|e| e.to_string())??;
+        Some(super::cpu::cpu_seconds(&plan.server_pids)? - start)
+    };
     for c in &clients {
         let _ = c.close().await;
     }
@@ -61,7 +74,7 @@ pub async fn run(plan: &Plan) -> Result<Report, String> {
         payload_bytes: plan.payload_bytes,
         keys: plan.spec.keys,
     };
-    Ok(Report { settings, window, tally })
+    Ok(Report { settings, window, tally, server_cpu_s })
 }
 
 /// Polls until a session opens on one of `servers` and answers `exists /` (with `write`:
