@@ -1,20 +1,32 @@
 //! The znode tree (`DataTree`, `DataNode` in ZooKeeper): nodes, Stat bookkeeping, and
 //! applying transactions.
 //!
-//! Invariants: every node but `/` has its parent in the tree and is listed in the parent's
-//! children; the ephemerals, container and TTL indexes hold exactly the nodes whose stored
-//! ephemeralOwner says so; `digest` is the wrapping sum of one hash per node, so it is
-//! identical for identical trees whatever order they were built in. All iteration that
-//! reaches an output is in path order (BTreeMap/BTreeSet).
+//! Invariants: every node but `/` has its parent in the tree, and a node's `num_children`
+//! is the number of nodes whose parent it is; the ephemerals, container and TTL indexes hold
+//! exactly the nodes whose stored ephemeralOwner says so; every node's ACL id holds one
+//! reference in the ACL table, and the table holds nothing else; `digest` is the wrapping
+//! sum of one hash per node, so it is identical for identical trees whatever order they
+//! were built in. All iteration that reaches an output is in path order (BTreeMap/BTreeSet).
+//!
+//! Memory (docs/performance.md): nodes live in one map keyed by full path (`Box<str>`, no
+//! capacity slack); there are no per-node child sets, since a node's children are the keys
+//! right after `path/` in that map (`children` walks them, skipping each grandchild subtree
+//! with one seek); ACL lists are interned (`acls`).
 //!
 //! Stored vs client Stat: the stored `cversion` counts child creations only (it feeds the
 //! sequential suffix); clients see `2 * stored - numChildren`, which counts creates and
 //! deletes (`DataNode.copyStat`). Container and TTL nodes show `ephemeralOwner = 0`.
 
+mod acls;
+mod checks;
 mod replay;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use acls::{AclId, AclTable};
+use checks::node_hash;
 
 use crate::error::KeeperError;
 use crate::ids::{SessionId, Zxid};
@@ -134,25 +146,26 @@ pub fn kind_of(owner: i64) -> NodeKind {
     }
 }
 
-/// One znode.
+/// One znode (104 bytes; its path is the map key).
 #[derive(Clone, Debug)]
 struct Znode {
     data: Option<Bytes>,
-    acl: Vec<Acl>,
     stat: StoredStat,
-    children: BTreeSet<String>,
+    /// One reference in the tree's ACL table.
+    acl: AclId,
+    num_children: u32,
 }
 
 impl Znode {
     fn data_len(&self) -> usize {
         self.data.as_ref().map_or(0, |d| d.len())
     }
-    fn empty(acl: Vec<Acl>) -> Znode {
-        Znode { data: None, acl, stat: StoredStat::default(), children: BTreeSet::new() }
+    fn empty(acl: AclId) -> Znode {
+        Znode { data: None, stat: StoredStat::default(), acl, num_children: 0 }
     }
 
     fn client_stat(&self) -> Stat {
-        let n = self.children.len() as i32;
+        let n = self.num_children as i32;
         let owner = match self.stat.kind() {
             NodeKind::Ephemeral(s) => s.0,
             _ => 0,
@@ -176,7 +189,8 @@ impl Znode {
 /// The znode tree.
 #[derive(Clone, Debug, Default)]
 pub struct DataTree {
-    nodes: BTreeMap<String, Znode>,
+    nodes: BTreeMap<Box<str>, Znode>,
+    acls: AclTable,
     ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
@@ -197,15 +211,14 @@ impl DataTree {
     /// (world READ), all with zero stats.
     pub fn new() -> DataTree {
         let mut t = DataTree::default();
-        t.insert_raw("/", Znode::empty(Acl::open_unsafe()));
+        let open = t.acls.intern(&Acl::open_unsafe());
+        t.insert_raw("/", Znode::empty(open));
         for p in ["/zookeeper", "/zookeeper/quota", "/zookeeper/config"] {
             let acl =
                 if p == "/zookeeper/config" { Acl::read_unsafe() } else { Acl::open_unsafe() };
-            let name = path::name(p).to_string();
-            t.update(path::parent(p), |parent| {
-                parent.children.insert(name);
-            })
-            .expect("the initial parents are inserted first");
+            t.update(path::parent(p), |parent| parent.num_children += 1)
+                .expect("the initial parents are inserted first");
+            let acl = t.acls.intern(&acl);
             t.insert_raw(p, Znode::empty(acl));
         }
         debug_assert!(t.check_invariants());
@@ -223,7 +236,7 @@ impl DataTree {
     pub fn get(&self, path: &str) -> Option<NodeView<'_>> {
         self.nodes.get(path).map(|n| NodeView {
             data: n.data.as_ref(),
-            acl: &n.acl,
+            acl: self.acls.get(n.acl),
             stat: n.client_stat(),
         })
     }
@@ -233,7 +246,37 @@ impl DataTree {
     }
     /// Child names in sorted order.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.nodes.get(path).map(|n| n.children.iter().cloned().collect())
+        let n = self.nodes.get(path)?;
+        let mut out = Vec::with_capacity(n.num_children as usize);
+        self.for_each_child(path, |name| out.push(name.to_string()));
+        Some(out)
+    }
+    /// Calls `f` with each child name of `path` in sorted order. The children are the keys
+    /// `path/name` without a further `/`; they sort in name order, interleaved with their
+    /// own subtrees (`path/a/..` sorts after `path/a-b` but before `path/a0`), so on meeting
+    /// a grandchild `path/a/..` the walk seeks once past `path/a/` (to `path/a0`, since `0`
+    /// follows `/`): O(children + subtrees skipped × log n).
+    fn for_each_child(&self, path: &str, mut f: impl FnMut(&str)) {
+        let prefix = if path == "/" { "/".to_string() } else { format!("{path}/") };
+        let mut from = Bound::Excluded(prefix.clone());
+        'seek: loop {
+            let lower = match &from {
+                Bound::Excluded(s) => Bound::Excluded(s.as_str()),
+                Bound::Included(s) => Bound::Included(s.as_str()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            for (k, _) in self.nodes.range::<str, _>((lower, Bound::Unbounded)) {
+                let Some(rest) = k.strip_prefix(prefix.as_str()) else { return };
+                match rest.find('/') {
+                    None => f(rest),
+                    Some(i) => {
+                        from = Bound::Included(format!("{prefix}{}0", &rest[..i]));
+                        continue 'seek;
+                    }
+                }
+            }
+            return;
+        }
     }
     /// Number of descendants of `path` (not counting itself).
     pub fn all_children_number(&self, path: &str) -> Option<i32> {
@@ -242,7 +285,8 @@ impl DataTree {
             return Some(self.nodes.len() as i32 - 1);
         }
         let prefix = format!("{path}/");
-        Some(self.nodes.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).count()
+        let below = (Bound::Included(prefix.as_str()), Bound::Unbounded);
+        Some(self.nodes.range::<str, _>(below).take_while(|(k, _)| k.starts_with(&prefix)).count()
             as i32)
     }
     /// Applies one committed transaction. Deterministic: uses only the record and the tree.
@@ -316,8 +360,8 @@ impl DataTree {
     pub fn container_candidates(&self, now_ms: i64, limit: usize) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for p in self.containers.iter().chain(self.ttls.iter()) {
-            let n = &self.nodes[p];
-            if !n.children.is_empty() {
+            let n = &self.nodes[p.as_str()];
+            if n.num_children > 0 {
                 continue;
             }
             let due = match n.stat.kind() {
@@ -372,14 +416,11 @@ impl DataTree {
                     TxnResult::DataSet { stat }
                 })
             }
-            Txn::SetAcl { path, acl, version } => self
-                .update(path, |n| {
-                    n.acl = acl.clone();
-                    n.stat.aversion = *version;
-                })
-                .map(|stat| TxnResult::AclSet { stat }),
+            Txn::SetAcl { path, acl, version } => {
+                self.set_acl(path, acl, *version).map(|stat| TxnResult::AclSet { stat })
+            }
             Txn::Check { path, .. } => {
-                self.nodes.get(path).map(|_| TxnResult::Checked).ok_or(KeeperError::NoNode)
+                self.nodes.get(path.as_str()).map(|_| TxnResult::Checked).ok_or(KeeperError::NoNode)
             }
             Txn::Error { err } => Ok(TxnResult::Error { err: *err }),
             Txn::CreateSession { .. } => Ok(TxnResult::SessionCreated),
@@ -406,17 +447,16 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(KeeperError::NodeExists);
         }
-        let parent = path::parent(path).to_string();
-        match self.nodes.get(&parent) {
+        let parent = path::parent(path);
+        match self.nodes.get(parent) {
             None => return Err(KeeperError::NoNode),
             Some(p) if matches!(p.stat.kind(), NodeKind::Ephemeral(_)) => {
                 return Err(KeeperError::NoChildrenForEphemerals)
             }
             Some(_) => {}
         }
-        let name = path::name(path).to_string();
-        self.update(&parent, |p| {
-            p.children.insert(name);
+        self.update(parent, |p| {
+            p.num_children += 1;
             p.stat.cversion = parent_cversion;
             p.stat.pzxid = zxid;
         })?;
@@ -431,7 +471,8 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: zxid,
         };
-        let node = Znode { data: data.clone(), acl: acl.to_vec(), stat, children: BTreeSet::new() };
+        let acl = self.acls.intern(acl);
+        let node = Znode { data: data.clone(), stat, acl, num_children: 0 };
         let client = node.client_stat();
         self.insert_raw(path, node);
         Ok(client)
@@ -440,14 +481,13 @@ impl DataTree {
     fn delete(&mut self, path: &str, zxid: i64) -> Result<(), KeeperError> {
         match self.nodes.get(path) {
             None => return Err(KeeperError::NoNode),
-            Some(n) if !n.children.is_empty() => return Err(KeeperError::NotEmpty),
+            Some(n) if n.num_children > 0 => return Err(KeeperError::NotEmpty),
             Some(_) if path == "/" => return Err(KeeperError::BadArguments),
             Some(_) => {}
         }
         self.remove_raw(path);
-        let name = path::name(path).to_string();
         self.update(path::parent(path), |p| {
-            p.children.remove(&name);
+            p.num_children -= 1;
             if zxid > p.stat.pzxid {
                 p.stat.pzxid = zxid;
             }
@@ -473,12 +513,26 @@ impl DataTree {
         })
     }
 
-    /// Changes one node in place, keeping the digest current.
+    /// Replaces a node's ACL list, moving its reference in the ACL table.
+    fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, KeeperError> {
+        self.nodes.get(path).ok_or(KeeperError::NoNode)?;
+        let new = self.acls.intern(acl);
+        let mut old = new;
+        let stat = self.update(path, |n| {
+            old = std::mem::replace(&mut n.acl, new);
+            n.stat.aversion = version;
+        })?;
+        self.acls.release(old);
+        Ok(stat)
+    }
+
+    /// Changes one node in place, keeping the digest current. `f` may change the node's ACL
+    /// id only to another id that is live in the table.
     fn update(&mut self, path: &str, f: impl FnOnce(&mut Znode)) -> Result<Stat, KeeperError> {
         let n = self.nodes.get_mut(path).ok_or(KeeperError::NoNode)?;
-        let before = node_hash(path, n);
+        let before = node_hash(path, n, self.acls.hash(n.acl));
         f(n);
-        let after = node_hash(path, n);
+        let after = node_hash(path, n, self.acls.hash(n.acl));
         let stat = n.client_stat();
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
         Ok(stat)
@@ -486,7 +540,7 @@ impl DataTree {
 
     /// Inserts a node whose parent already lists it (or is being built), updating indexes.
     fn insert_raw(&mut self, path: &str, node: Znode) {
-        self.digest = self.digest.wrapping_add(node_hash(path, &node));
+        self.digest = self.digest.wrapping_add(node_hash(path, &node, self.acls.hash(node.acl)));
         self.data_size += (path.len() + node.data_len()) as u64;
         match node.stat.kind() {
             NodeKind::Ephemeral(s) => {
@@ -500,13 +554,14 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        let old = self.nodes.insert(path.to_string(), node);
+        let old = self.nodes.insert(path.into(), node);
         assert!(old.is_none(), "insert_raw over an existing node {path}");
     }
 
     fn remove_raw(&mut self, path: &str) {
         let Some(node) = self.nodes.remove(path) else { return };
-        self.digest = self.digest.wrapping_sub(node_hash(path, &node));
+        self.digest = self.digest.wrapping_sub(node_hash(path, &node, self.acls.hash(node.acl)));
+        self.acls.release(node.acl);
         self.data_size -= (path.len() + node.data_len()) as u64;
         match node.stat.kind() {
             NodeKind::Ephemeral(s) => {
@@ -526,103 +581,9 @@ impl DataTree {
             NodeKind::Persistent => {}
         }
     }
-
-    /// The links around each changed path hold: a node that exists is listed by its parent
-    /// and its children exist; a deleted one is not listed. Cheap enough for every apply.
-    fn check_changed(&self, changes: &[Change]) -> bool {
-        for c in changes {
-            let (Change::Created(p) | Change::Deleted(p) | Change::DataChanged(p)) = c;
-            let listed =
-                self.nodes.get(path::parent(p)).map(|n| n.children.contains(path::name(p)));
-            match self.nodes.get(p) {
-                Some(n) => {
-                    assert!(p == "/" || listed == Some(true), "{p} not in parent");
-                    for child in &n.children {
-                        assert!(
-                            self.nodes.contains_key(&path::join(p, child)),
-                            "{p}/{child} missing"
-                        );
-                    }
-                }
-                None => assert!(listed != Some(true), "deleted {p} still in parent"),
-            }
-        }
-        true
-    }
-
-    /// O(n) consistency check, run under debug assertions after every
-    /// `FULL_CHECK_EVERY`-th apply on small trees.
-    fn check_invariants(&self) -> bool {
-        // Bounded so that long simulations with debug assertions stay linear-ish.
-        if self.nodes.len() > 4096 {
-            return true;
-        }
-        let mut sum = 0u64;
-        for (p, n) in &self.nodes {
-            sum = sum.wrapping_add(node_hash(p, n));
-            if p != "/" {
-                let parent = &self.nodes[path::parent(p)];
-                assert!(parent.children.contains(path::name(p)), "{p} not in parent");
-            }
-            for c in &n.children {
-                assert!(self.nodes.contains_key(&path::join(p, c)), "{p}/{c} missing");
-            }
-        }
-        assert_eq!(sum, self.digest, "digest drifted");
-        true
-    }
 }
 
-/// A 64-bit hash of a node's path, stored stat, data and ACL, finished with a mixer so that
-/// the wrapping sum over nodes does not cancel structurally. Fields are taken eight bytes
-/// at a time (a multiply-xorshift step per word; a field's last partial word carries its
-/// byte count), about a fifth of the instructions of the byte-at-a-time FNV-1a it replaced
-/// (the digest was 10% of a setData). The digest never leaves the process (no file or
-/// message carries it), so only members running the same build compare it.
-fn node_hash(path: &str, n: &Znode) -> u64 {
-    #[inline(always)]
-    fn mix(h: u64, w: u64) -> u64 {
-        let x = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x ^ (x >> 29)
-    }
-    fn eat(mut h: u64, b: &[u8]) -> u64 {
-        let mut words = b.chunks_exact(8);
-        for w in &mut words {
-            h = mix(h, u64::from_le_bytes(w.try_into().expect("8 bytes")));
-        }
-        let rest = words.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        last[7] = rest.len() as u8 | 0x80;
-        mix(h, u64::from_le_bytes(last))
-    }
-    let mut h = eat(0xcbf2_9ce4_8422_2325, path.as_bytes());
-    let s = &n.stat;
-    for v in [s.czxid, s.mzxid, s.ctime, s.mtime, s.ephemeral_owner, s.pzxid] {
-        h = mix(h, v as u64);
-    }
-    for v in [s.version, s.cversion, s.aversion, n.children.len() as i32] {
-        h = mix(h, v as u32 as u64);
-    }
-    match &n.data {
-        // Null data hashes apart from empty data.
-        None => h = mix(h, u64::MAX),
-        Some(d) => {
-            h = eat(mix(h, d.len() as u64), d);
-        }
-    }
-    for a in &n.acl {
-        h = mix(h, a.perms as u32 as u64);
-        h = eat(h, a.id.scheme.as_bytes());
-        h = eat(h, a.id.id.as_bytes());
-    }
-    // splitmix64 finaliser
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
-}
-
+#[cfg(test)]
+mod layout_tests;
 #[cfg(test)]
 mod tests;

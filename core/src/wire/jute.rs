@@ -67,6 +67,11 @@ impl<'a> Reader<'a> {
         self.pos += n;
         Ok(s)
     }
+    /// Skips `n` bytes whose value the caller already knows (e.g. a repeat of bytes it
+    /// decoded before).
+    pub fn skip(&mut self, n: usize) -> DecodeResult<()> {
+        self.take(n).map(|_| ())
+    }
     /// A single byte.
     pub fn u8(&mut self) -> DecodeResult<u8> {
         Ok(self.take(1)?[0])
