@@ -42,8 +42,22 @@ def main(path):
     rows = load(path)
     names = []
     for (_, name) in rows:
-        if name != "memory" and name not in names:
+        if name not in ("memory", "restart") and name not in names:
             names.append(name)
+    out = []
+    if names:
+        out.extend(workload_table(rows, names))
+    memory_table(rows, out)
+    if names:
+        rounds = max((r["rounds"] for (_, n), r in rows.items() if n in names), default=0)
+        out.append("")
+        out.append(f"Workload figures are medians over {rounds} interleaved rounds.")
+        out.append("Ensemble rows: 3 members on loopback, sessions spread over all three (reads served"
+                   " by each member, writes through the leader). Failover: bench/failover.")
+    print("\n".join(out).strip("\n"))
+
+
+def workload_table(rows, names):
     out = []
     out.append("| workload | conc. | ZooKeeper ops/s | keeper ops/s | ratio | ZK p50/p99/p99.9 ms | keeper p50/p99/p99.9 ms | p99 ratio | server CPU µs/req ZK / keeper | CPU ratio |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -62,8 +76,17 @@ def main(path):
             f"{ratio(k['ops_per_s'], z['ops_per_s'])} | {lat(z)} | {lat(k)} | {ratio(k['p99_us'], z['p99_us'])} | "
             f"{cpu(z, k)} |"
         )
+    return out
+
+
+def memory_table(rows, out):
     z, k = rows.get(("zookeeper", "memory")), rows.get(("keeper", "memory"))
-    if z and k:
+    # Restart figures: medians over the alternating restarts (older results kept them in
+    # the memory row).
+    zr, kr = rows.get(("zookeeper", "restart")), rows.get(("keeper", "restart"))
+    if z and k and zr and kr:
+        z, k = {**z, **zr}, {**k, **kr}
+    if z and k and "restart_ms" in z and "restart_ms" in k:
         out.append("")
         out.append(f"| {k['znodes']} znodes of 100 B | ZooKeeper | keeper | ratio |")
         out.append("|---|---:|---:|---:|")
@@ -76,12 +99,9 @@ def main(path):
             out.append(
                 f"| {label} | {z[key] / scale:.2f} {unit} | {k[key] / scale:.2f} {unit} | {ratio(k[key], z[key])} |"
             )
-    rounds = max((r["rounds"] for r in rows.values()), default=0)
-    out.append("")
-    out.append(f"Workload figures are medians over {rounds} interleaved rounds.")
-    out.append("Ensemble rows: 3 members on loopback, sessions spread over all three (reads served"
-               " by each member, writes through the leader). Failover: bench/failover.")
-    print("\n".join(out))
+        if zr and kr:
+            out.append("")
+            out.append(f"Restart figures are medians over {kr['rounds']} restarts of each, alternating.")
 
 
 if __name__ == "__main__":
