@@ -76,10 +76,11 @@ pub(super) fn decode(r: &mut Reader<'_>) -> DecodeResult<DataTree> {
             return Err(bad("the root must come first, once".to_string()));
         }
         if let Some((prev, _)) = nodes.last() {
-            if **prev == *p {
-                return Err(bad(format!("duplicate node {p}")));
+            match (**prev).cmp(p.as_str()) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Err(bad(format!("duplicate node {p}"))),
+                std::cmp::Ordering::Greater => sorted = false,
             }
-            sorted &= **prev < *p;
         }
         nodes.push((p.into_boxed_str(), Znode { data, stat, acl, num_children: 0 }));
     }
