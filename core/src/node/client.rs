@@ -48,6 +48,7 @@ impl Node {
                 with_leader: 0,
                 syncs_with_leader: 0,
                 queued: Default::default(),
+                held: 0,
             },
         );
         if limit > 0 && same_ip >= limit {
@@ -272,6 +273,9 @@ impl Node {
             return;
         }
         match req {
+            Request::Ping if self.may_answer_early(conn, &Request::Ping, &Ok(Response::Empty)) => {
+                self.answer_early(conn, xid, Ok(Response::Empty), arrived)
+            }
             Request::Ping => self.reply(conn, xid, Ok(Response::Empty), arrived),
             Request::Auth { scheme, auth, .. } => self.on_auth(conn, xid, &scheme, &auth),
             Request::Sasl { token } => self.on_sasl(conn, xid, &token, arrived),
@@ -407,7 +411,11 @@ impl Node {
             }
         }
         let result = self.static_config_read(&req, result);
-        self.reply(conn, xid, result, arrived);
+        if self.may_answer_early(conn, &req, &result) {
+            self.answer_early(conn, xid, result, arrived);
+        } else {
+            self.reply(conn, xid, result, arrived);
+        }
     }
 
     fn on_watch_query(

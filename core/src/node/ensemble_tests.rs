@@ -202,6 +202,8 @@ impl Cluster {
 }
 
 #[cfg(test)]
+mod early_reads;
+#[cfg(test)]
 mod read_only_tests;
 #[cfg(test)]
 mod reconfig_swarm;

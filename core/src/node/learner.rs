@@ -243,7 +243,8 @@ impl Node {
         q.window_start = zxid;
         self.txns_since_snapshot = 0;
         self.persist_other(DurableWrite::Snapshot { zxid, image });
-        self.persist_other(DurableWrite::Truncate { to: zxid });
+        let seq = self.persist_other(DurableWrite::Truncate { to: zxid });
+        self.note_replaced(zxid, seq);
         self.event(ProtocolEvent::Snapped { zxid, digest: self.tree.digest() });
     }
 

@@ -25,6 +25,7 @@ mod learner;
 mod quorum;
 mod read_only;
 mod reconfig;
+mod visible;
 mod writes;
 
 pub use admin::{ConnectionView, ExpiryBucket, ServerView, WatchSummary, NO_ZXID};
@@ -115,6 +116,8 @@ struct Conn {
     syncs_with_leader: usize,
     /// On a learner: requests waiting behind those, in arrival order.
     queued: VecDeque<(crate::ids::Xid, crate::proto::Request, u64)>,
+    /// Outputs for this connection in `held`: while any are, its reads wait behind them.
+    held: usize,
 }
 
 /// An output waiting for the disk.
@@ -159,6 +162,8 @@ pub struct Node {
     quorum: Option<quorum::Quorum>,
     /// The disk is full (`Input::DiskFull`): no transactions until it has room again.
     disk_full: bool,
+    /// Applied transactions not yet durable and committed, and the paths they touched.
+    visibility: visible::Visibility,
 }
 
 impl Node {
@@ -238,6 +243,7 @@ impl Node {
             committed: last_zxid,
             quorum,
             disk_full: false,
+            visibility: visible::Visibility::new(last_zxid),
         };
         // Recovered sessions get a full timeout from now, as ZooKeeper restarts their clocks.
         let restored: Vec<(SessionId, i32)> = node.sessions.to_snapshot();
@@ -391,13 +397,25 @@ impl Node {
 
     /// Releases held outputs whose writes are durable and committed, in order.
     fn release_ready(&mut self) {
+        self.settle();
         while self
             .held
             .front()
             .is_some_and(|h| h.wait_for <= self.durable_seq && h.zxid <= self.committed)
         {
             let h = self.held.pop_front().expect("front exists");
+            if let Some(c) = output_conn(&h.output).and_then(|id| self.conns.get_mut(&id)) {
+                c.held = c.held.saturating_sub(1);
+            }
             self.release(h.output, h.arrived_ms);
+        }
+    }
+
+    /// Drops every held output (the node left its role; its connections are closing).
+    fn clear_held(&mut self) {
+        self.held.clear();
+        for c in self.conns.values_mut() {
+            c.held = 0;
         }
     }
 
@@ -451,6 +469,9 @@ impl Node {
             self.release(output, arrived_ms);
         } else {
             let wait_for = if skip { 0 } else { self.last_append_seq };
+            if let Some(c) = output_conn(&output).and_then(|id| self.conns.get_mut(&id)) {
+                c.held += 1;
+            }
             self.held.push_back(Held { wait_for, zxid, output, arrived_ms });
         }
     }
@@ -527,6 +548,31 @@ impl Node {
             self.tree.ephemeral_owners().all(|s| self.sessions.get(s).is_some()),
             "every ephemeral's owner is a live session"
         );
+        if cfg!(debug_assertions) {
+            self.visibility.check(self.last_zxid);
+            let mut per_conn = BTreeMap::<ConnId, usize>::new();
+            for h in &self.held {
+                if let Some(conn) = output_conn(&h.output) {
+                    *per_conn.entry(conn).or_default() += 1;
+                }
+            }
+            for (id, c) in &self.conns {
+                let n = per_conn.get(id).copied().unwrap_or(0);
+                debug_assert_eq!(c.held, n, "{id}'s held count matches the held queue");
+            }
+        }
+    }
+}
+
+/// The client connection an output goes to, if any.
+fn output_conn(output: &Output) -> Option<ConnId> {
+    match output {
+        Output::Connected { conn, .. }
+        | Output::Reply { conn, .. }
+        | Output::Watch { conn, .. }
+        | Output::Text { conn, .. }
+        | Output::Close { conn } => Some(*conn),
+        Output::Persist { .. } | Output::Role(_) | Output::Send { .. } | Output::Event(_) => None,
     }
 }
 

@@ -195,7 +195,7 @@ impl Node {
 
     /// Closes every client connection at once, dropping held outputs and local waits.
     pub(super) fn drop_clients(&mut self) {
-        self.held.clear();
+        self.clear_held();
         let conns: Vec<_> = self.conns.keys().copied().collect();
         for conn in conns {
             if let Some(c) = self.conns.get_mut(&conn) {
@@ -308,6 +308,8 @@ impl Node {
     /// (not while the node is not serving). Returns what the tree said.
     pub(super) fn apply_txn(&mut self, rec: &TxnRecord, fire: bool) -> crate::tree::TxnResult {
         use crate::txn::Txn;
+        // Its log record went out no later than the newest append.
+        self.note_applied(rec, self.last_append_seq);
         let acls_before = crate::watch::AclsBefore::read(&self.tree, &rec.txn, rec.header.session);
         let applied = self.tree.apply(rec);
         self.last_zxid = rec.header.zxid;

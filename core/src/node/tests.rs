@@ -388,3 +388,5 @@ fn a_full_disk_refuses_writes_and_serves_reads() {
     assert!(h.node.sessions().get(session).is_none(), "expiry resumes with room");
     assert!(h.log.len() > logged);
 }
+
+mod early_reads;

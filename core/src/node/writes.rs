@@ -54,6 +54,7 @@ impl Node {
         } else {
             self.committed = rec.header.zxid;
         }
+        self.note_applied(&rec, seq);
         let acls_before = crate::watch::AclsBefore::read(&self.tree, &rec.txn, rec.header.session);
         let applied = self.tree.apply(&rec);
         assert_eq!(self.tree.last_zxid(), rec.header.zxid, "apply advances the tree's zxid");
