@@ -236,5 +236,38 @@ pub fn watch_order(seen: &[Seen]) -> Verdict {
     Verdict { name: "watch-order", failure }
 }
 
+/// The newest zxid a reply's stats show (mzxid, pzxid, czxid of every Stat in it, multi
+/// results included) when it is above the reply header's zxid: the reply shows a change
+/// its header does not cover. A header names the state the answer was read from, so
+/// (as in ZooKeeper, whose header is the last processed zxid) nothing in the answer may
+/// be newer; keeper's early reads label an answer with the newest durable, committed zxid,
+/// so a read that leaked a not-yet-durable write (or an uncommitted proposal) shows here.
+pub fn stat_ahead_of_header(
+    header: Zxid,
+    result: &keeper_core::proto::ReplyResult,
+) -> Option<Zxid> {
+    use keeper_core::proto::{OpResult, Response, Stat};
+    let newest = |s: &Stat| s.mzxid.max(s.pzxid).max(s.czxid);
+    let stats: Vec<&Stat> = match result {
+        Ok(Response::Stat(s))
+        | Ok(Response::GetData { stat: s, .. })
+        | Ok(Response::GetChildren2 { stat: s, .. })
+        | Ok(Response::GetAcl { stat: s, .. })
+        | Ok(Response::Create2 { stat: s, .. }) => vec![s],
+        Ok(Response::Multi(rs)) => rs
+            .iter()
+            .filter_map(|r| match r {
+                OpResult::GetData { stat, .. }
+                | OpResult::SetData { stat }
+                | OpResult::Create2 { stat, .. } => Some(stat),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let max = stats.into_iter().map(newest).max()?;
+    (max > header.as_i64()).then_some(Zxid(max as u64))
+}
+
 /// Wire code of ConnectionLoss, recorded for ops cut off by a closed connection.
 pub const CONNECTION_LOSS: i32 = -4;

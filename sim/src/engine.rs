@@ -209,6 +209,8 @@ pub struct Sim {
     loss: f64,
     /// What each session received, in order, for the watch-order checker.
     seen: Vec<check::Seen>,
+    /// The first reply whose stats were newer than its header zxid (reads-within-header).
+    ahead: Option<String>,
     /// Event-triggered faults and how far each has got.
     armed: Vec<triggers::Armed>,
     /// Triggered faults to run right after the current step: (fault index, emitting node).
@@ -301,6 +303,7 @@ impl Sim {
             elections_ms: Vec::new(),
             loss: sc_loss,
             seen: Vec::new(),
+            ahead: None,
             armed: Vec::new(),
             fire_queue: Vec::new(),
             outs: Vec::new(),
@@ -722,6 +725,7 @@ impl Sim {
             check::damage_never_applied(&self.recoveries),
             check::session_order(&self.history),
             check::watch_order(&self.seen),
+            Verdict { name: "reads-within-header", failure: self.ahead.take() },
             check::liveness(
                 &self.history,
                 last_fault,

@@ -222,3 +222,16 @@ fn abandoned_sessions_expire_passes_and_fails() {
     let open = AbandonedFate { closed_ms: None, due: false, ..fate };
     assert_eq!(abandoned_sessions_expire(&[open]).failure, None);
 }
+
+#[test]
+fn reads_within_header_fails_a_reply_showing_a_newer_change_than_its_header() {
+    use keeper_core::proto::{Response, Stat};
+    let stat = Stat { czxid: 3, mzxid: 7, pzxid: 5, ..Stat::default() };
+    let get = Ok(Response::GetData { data: None, stat });
+    assert_eq!(check::stat_ahead_of_header(Zxid(7), &get), None);
+    assert_eq!(check::stat_ahead_of_header(Zxid(9), &get), None);
+    assert_eq!(check::stat_ahead_of_header(Zxid(6), &get), Some(Zxid(7)));
+    let exists = Ok(Response::Stat(Stat { pzxid: 8, ..stat }));
+    assert_eq!(check::stat_ahead_of_header(Zxid(7), &exists), Some(Zxid(8)));
+    assert_eq!(check::stat_ahead_of_header(Zxid(0), &Ok(Response::Empty)), None);
+}

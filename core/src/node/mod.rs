@@ -8,13 +8,17 @@
 //! **Persist before promise.** A write is validated and applied to the in-memory tree at
 //! once (so the next request validates against it, as ZooKeeper's outstanding-changes list
 //! allows), and its log record leaves as `Persist { seq }`. Every client-visible output
-//! emitted after that point (the write's reply, the watch events it fired, replies to later
-//! reads, a later session's connect response) is *held* until `Persisted` covers `seq`.
-//! Held outputs are released strictly in the order they were emitted, so per-connection
-//! FIFO holds and no client ever observes state a crash could take back. When nothing is
-//! waiting for the disk, reads are answered at once. Invariants checked after every input:
-//! `durable_seq <= last_seq`, `last_append_seq <= last_seq`, held outputs are ordered by
-//! the seq they wait for, and every ephemeral's owner is a live session.
+//! emitted after that point (the write's reply, the watch events it fired, a later
+//! session's connect response) is *held* until `Persisted` covers `seq` (and, in an
+//! ensemble, the txn is committed). Held outputs are released strictly in the order they
+//! were emitted, so no client ever observes state a crash could take back. A read is
+//! answered at once, with the newest durable and committed zxid in its header, when its
+//! connection has nothing held (per-connection FIFO) and no applied-but-not-yet-visible
+//! txn touched a path its answer depends on (`visible.rs`); otherwise it is held like the
+//! rest. Invariants checked after every input: `durable_seq <= last_seq`,
+//! `last_append_seq <= last_seq`, held outputs are ordered by the seq they wait for, each
+//! connection's held count matches the held queue, the visibility index is in zxid order
+//! and ends at the tree's zxid, and every ephemeral's owner is a live session.
 
 mod admin;
 mod client;

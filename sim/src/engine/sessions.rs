@@ -224,6 +224,13 @@ impl Sim {
                 if xid.0 >= 0 && c.session != 0 {
                     self.seen.push(Seen::Reply { session: c.session, zxid });
                 }
+                if let Some(z) = crate::check::stat_ahead_of_header(zxid, &result) {
+                    let s = c.session;
+                    if self.ahead.is_none() {
+                        let why = format!("at {now}ms session {s:#x} xid {xid}: stat shows {z}");
+                        self.ahead = Some(format!("{why}, header {zxid}"));
+                    }
+                }
                 if let Some(i) = c.pending.remove(&xid.0) {
                     let h = &mut self.history[i];
                     h.complete_ms = Some(now);
