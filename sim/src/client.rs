@@ -2,15 +2,22 @@
 //! reconnect with their session id and password after a close, and record a history.
 //!
 //! Invariant: a client's randomness comes only from its own ChaCha stream, so adding a
-//! client never changes another client's draws.
+//! client never changes another client's draws. The root's child list stays bounded: plain
+//! creates draw from eight names, ephemeral ones from eight per session, and a session holds at most
+//! [`SEQ_HELD`] sequential nodes (a queue consumer: a `create_seq` draw while it holds that
+//! many deletes the oldest instead), so getChildren("/") costs the same in second 20 as in
+//! second 1 instead of growing with every sequential create.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use keeper_core::proto::{Acl, CreateOp, CreateRequest, Request};
 use keeper_core::Zxid;
 use rand_chacha::rand_core::Rng;
 use rand_chacha::ChaCha8Rng;
+
+/// At most this many sequential nodes created by one session are left standing.
+pub const SEQ_HELD: usize = 2;
 
 /// Connection state of a simulated client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +51,8 @@ pub struct Client {
     pub abandoned: bool,
     /// When the client last sent anything to a server (virtual ms).
     pub last_sent_ms: u64,
+    /// Sequential nodes this client created (the paths the server named), oldest first.
+    pub seq_held: VecDeque<String>,
 }
 
 impl Client {
@@ -63,6 +72,7 @@ impl Client {
             timeout_ms: 0,
             abandoned: false,
             last_sent_ms: 0,
+            seq_held: VecDeque::new(),
         }
     }
 
@@ -96,6 +106,11 @@ impl Client {
         let watch = self.rng.next_u64() & 3 == 0; // one get in four sets a watch
         match kind {
             0 => ("create", create(path, 0)),
+            1 if self.seq_held.len() >= SEQ_HELD => {
+                let oldest = self.seq_held.pop_front().expect("holds SEQ_HELD > 0");
+                // Any version or the one it was created with: the delete succeeds.
+                ("delete", Request::Delete { path: oldest, version: version.min(0) })
+            }
             1 => ("create_seq", create(format!("{path}-"), 2)),
             2 => ("create_eph", create(format!("/e{}-{n}", self.id), 1)),
             3 => ("set", Request::SetData { path, data: Some(data.clone()), version }),

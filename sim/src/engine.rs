@@ -164,14 +164,26 @@ impl Summary {
     }
 }
 
+/// Bits of a queue key that hold the slot (below them, the sequence number).
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+
+/// The heap key of an event: time, then sequence (unique, so ties never reach the slot).
+/// Sequences fit 40 bits (10^12 events) and slots 24 (16 million events pending at once).
+fn queue_key(at: u64, seq: u64, slot: u32) -> u128 {
+    assert!(seq < 1 << (64 - SLOT_BITS) && u64::from(slot) <= SLOT_MASK, "queue key overflow");
+    (u128::from(at) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot))
+}
+
 /// A simulation in progress.
 pub struct Sim {
     sc: Scenario,
     seed: u64,
     now: u64,
     seq: u64,
-    /// (time, sequence, slot): the order events run in; the event itself waits in `slots`.
-    queue: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    /// (time, sequence, slot) packed into one integer (`queue_key`): the order events run
+    /// in, compared in one step; the event itself waits in `slots`.
+    queue: BinaryHeap<Reverse<u128>>,
     /// Scheduled events by slot, so the heap moves three words, not an event; freed slots
     /// are reused (`free`), so a long run allocates no more than its busiest instant.
     slots: Vec<Option<Event>>,
@@ -344,7 +356,8 @@ impl Sim {
             self.schedule(0, Event::ClientReconnect { client: c });
         }
         let mut at_this_time = 0u64;
-        while let Some(Reverse((t, _, slot))) = self.queue.pop() {
+        while let Some(Reverse(key)) = self.queue.pop() {
+            let (t, slot) = ((key >> 64) as u64, (key as u64 & SLOT_MASK) as u32);
             if t > end {
                 break;
             }
@@ -383,7 +396,7 @@ impl Sim {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.queue.push(Reverse((at, self.seq, slot)));
+        self.queue.push(Reverse(queue_key(at, self.seq, slot)));
     }
 
     fn dispatch(&mut self, ev: Event) {

@@ -19,10 +19,8 @@ use crate::check::Verdict;
 /// What the checkers have seen so far.
 #[derive(Debug, Default)]
 pub struct Histories {
-    /// zxid → the zxid applied just before it, by the first server that applied it.
-    prev: BTreeMap<Zxid, Zxid>,
-    /// zxid → (tree digest after it, the first server that reported it).
-    digest: BTreeMap<Zxid, (u64, u64)>,
+    /// zxid → what the first servers to reach it saw (one lookup per applied transaction).
+    at: BTreeMap<Zxid, At>,
     /// server → the last zxid its tree holds.
     last: BTreeMap<u64, Zxid>,
     committed: BTreeSet<Zxid>,
@@ -32,6 +30,14 @@ pub struct Histories {
     agree: Option<String>,
 }
 
+/// One zxid's record: the zxid applied just before it by the first server that applied it,
+/// and the tree digest after it with the first server that reported it.
+#[derive(Debug, Default)]
+struct At {
+    prev: Option<Zxid>,
+    digest: Option<(u64, u64)>,
+}
+
 impl Histories {
     /// `node` applied `zxid`, reaching `digest`, at `now_ms`.
     pub fn applied(&mut self, node: u64, zxid: Zxid, digest: u64, now_ms: u64) {
@@ -39,16 +45,15 @@ impl Histories {
         if zxid <= before && self.agree.is_none() {
             self.agree = Some(format!("at {now_ms}ms node {node} applied {zxid} after {before}"));
         }
-        match self.prev.get(&zxid) {
-            Some(p) if *p != before && self.agree.is_none() => {
+        let at = self.at.entry(zxid).or_default();
+        match at.prev {
+            Some(p) if p != before && self.agree.is_none() => {
                 self.agree = Some(format!(
                     "at {now_ms}ms node {node} applied {zxid} after {before}; another server applied it after {p}"
                 ));
             }
             Some(_) => {}
-            None => {
-                self.prev.insert(zxid, before);
-            }
+            None => at.prev = Some(before),
         }
         self.state_at(node, zxid, digest, now_ms);
     }
@@ -63,16 +68,15 @@ impl Histories {
         if zxid == Zxid::ZERO {
             return;
         }
-        match self.digest.get(&zxid) {
-            Some((d, other)) if *d != digest && self.agree.is_none() => {
+        let at = self.at.entry(zxid).or_default();
+        match at.digest {
+            Some((d, other)) if d != digest && self.agree.is_none() => {
                 self.agree = Some(format!(
                     "at {now_ms}ms node {node} has digest {digest:016x} at {zxid}; node {other} had {d:016x}"
                 ));
             }
             Some(_) => {}
-            None => {
-                self.digest.insert(zxid, (digest, node));
-            }
+            None => at.digest = Some((digest, node)),
         }
     }
 
@@ -97,16 +101,36 @@ impl Histories {
         }
     }
 
-    /// The zxids on `node`'s history, newest first (following predecessors).
-    fn history(&self, node: u64) -> BTreeSet<Zxid> {
-        let mut out = BTreeSet::new();
+    /// The zxids on `node`'s history (following predecessors from its last), oldest first.
+    /// A well-formed history descends at every step; one that does not (which
+    /// `histories-agree` reports) is followed until it repeats a zxid, then sorted.
+    fn history(&self, node: u64) -> Vec<Zxid> {
+        let mut out = Vec::new();
         let mut at = self.last.get(&node).copied().unwrap_or(Zxid::ZERO);
-        while at != Zxid::ZERO && out.insert(at) {
-            match self.prev.get(&at) {
-                Some(p) => at = *p,
+        // Built only once the walk stops descending (a descending walk cannot repeat).
+        let mut seen: Option<BTreeSet<Zxid>> = None;
+        while at != Zxid::ZERO {
+            let fresh = match (&mut seen, out.last()) {
+                (Some(set), _) => set.insert(at),
+                (None, Some(&newer)) if at >= newer => {
+                    let mut set: BTreeSet<Zxid> = out.iter().copied().collect();
+                    let fresh = set.insert(at);
+                    seen = Some(set);
+                    fresh
+                }
+                _ => true,
+            };
+            if !fresh {
+                break;
+            }
+            out.push(at);
+            match self.at.get(&at).and_then(|a| a.prev) {
+                Some(p) => at = p,
                 None => break,
             }
         }
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -116,8 +140,11 @@ impl Histories {
         'nodes: for node in self.last.keys() {
             let last = self.last[node];
             let hist = self.history(*node);
+            let mut on = hist.iter().peekable();
             for z in self.committed.range(..=last) {
-                if !hist.contains(z) {
+                // Both ascending: skip history entries below `z`, then `z` must be next.
+                while on.next_if(|h| **h < *z).is_some() {}
+                if on.next_if_eq(&z).is_none() {
                     survives = Some(format!(
                         "committed {z} is not on node {node}'s history, which reaches {last}"
                     ));
@@ -160,6 +187,22 @@ mod tests {
         h.reset(3, z(1, 1), 10, 2); // a snapshot at the same point
         h.applied(1, z(1, 2), 11, 3);
         assert!(failing(&h).is_empty(), "{:?}", h.verdicts());
+    }
+
+    #[test]
+    fn a_cyclic_history_is_reported_and_walked_once() {
+        // Snapshots (resets) set a server's position without a predecessor, so a doctored
+        // run can make two zxids each other's predecessor.
+        let (a, b) = (z(1, 2), z(1, 1));
+        let mut h = Histories::default();
+        h.reset(1, a, 20, 1);
+        h.applied(1, b, 10, 2); // b after a: out of order
+        h.reset(2, b, 10, 3);
+        h.applied(2, a, 20, 4); // a after b: a → b → a
+        h.committed(a);
+        h.committed(b);
+        assert_eq!(h.history(2), vec![b, a]);
+        assert_eq!(failing(&h), vec!["histories-agree"]);
     }
 
     #[test]

@@ -38,7 +38,14 @@ fn reconfig_adds_a_node_and_removes_another() {
     for seed in 1..=3 {
         let (_, lines) = run("reconfig-add-remove", seed);
         let (t, done) = op_result(&lines, "kind=reconfig").expect("the reconfig was sent");
-        assert!(done.contains("err=0"), "seed {seed}: the reconfig failed: {done}");
+        // Sent through node 2, the server it removes, the answer may be a lost connection:
+        // node 2 closes its clients when it leaves its role (ZooKeeper's clients see the
+        // same). Through any other server it must succeed.
+        let via_removed = lines
+            .iter()
+            .any(|(_, k, d)| k == "op" && d.contains("kind=reconfig") && d.ends_with("node=2"));
+        let lost = via_removed && done.contains("err=-4");
+        assert!(done.contains("err=0") || lost, "seed {seed}: the reconfig failed: {done}");
         assert!((3000..4000).contains(&t), "seed {seed}: answered at {t} ms");
         // Every server activated the new configuration.
         for node in 1..=4 {

@@ -5,7 +5,7 @@
 //! loss of the connection it was sent on; a reply on a connection the client has given up
 //! is ignored, as a real client ignores a closed socket.
 
-use keeper_core::proto::{ConnectRequest, Request};
+use keeper_core::proto::{ConnectRequest, Request, Response};
 use keeper_core::{ConnId, Input, Output, SessionId, Xid};
 
 use super::{between, Event, Sim, RECONNECT_MS, VIRTUAL_EPOCH_MS};
@@ -37,15 +37,19 @@ impl Sim {
             err: None,
             zxid: None,
         });
+        // Hashed as words (one op per client request: this is a hot event).
+        let k = crate::trace::mix_bytes(0, kind.as_bytes());
         match xid {
-            Some(xid) => self.trace.event_args(
+            Some(xid) => self.trace.record(
                 self.now,
                 "op",
+                &[op as u64, u64::from(client), xid as u64, k, node],
                 format_args!("op={op} client={client} xid={xid} kind={kind} node={node}"),
             ),
-            None => self.trace.event_args(
+            None => self.trace.record(
                 self.now,
                 "op",
+                &[op as u64, u64::from(client), u64::MAX, k, node],
                 format_args!("op={op} client={client} kind={kind} node={node}"),
             ),
         }
@@ -233,13 +237,17 @@ impl Sim {
                 }
                 if let Some(i) = c.pending.remove(&xid.0) {
                     let h = &mut self.history[i];
+                    if let (Ok(Response::Create { path }), "create_seq") = (&result, h.kind) {
+                        c.seq_held.push_back(path.clone());
+                    }
                     h.complete_ms = Some(now);
                     h.err = Some(result.as_ref().err().map_or(0, |e| e.code()));
                     h.zxid = Some(zxid);
                     let err = h.err.unwrap_or(0);
-                    self.trace.event_args(
+                    self.trace.record(
                         now,
                         "done",
+                        &[i as u64, err as u64, zxid.0],
                         format_args!("op={i} err={err} zxid={zxid}"),
                     );
                 }
