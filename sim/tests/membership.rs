@@ -118,3 +118,25 @@ fn an_abandoned_session_expires_after_its_timeout_under_the_new_leader() {
         assert!(*t > 4000 && *t < 10_000, "seed {seed}: expired at {t}: {d}");
     }
 }
+
+/// A reconfig that removes the leader (scenarios/reconfig-remove-leader.toml): the leader,
+/// node 5, steps down when its removal commits, the four voters left elect one of them
+/// within a second (not the removed server, which their stale votes still named), node 5
+/// keeps following as a non-voter, and it is a voter's follower again once added back.
+#[test]
+fn removing_the_leader_elects_another_among_the_voters_left() {
+    for seed in 1..=3 {
+        let (_, lines) = run("reconfig-remove-leader", seed);
+        let role_after = |node: u64, after: u64, role: &str| {
+            let needle = format!("node={node} role {role}");
+            lines.iter().find(|(t, _, d)| *t > after && *d == needle).map(|(t, _, _)| *t)
+        };
+        assert!(role_after(5, 0, "leader").is_some_and(|t| t < 3000), "seed {seed}: node 5 led");
+        let stepped_down = role_after(5, 3000, "looking").expect("node 5 stepped down");
+        let next = (1..=4).filter_map(|n| role_after(n, 3000, "leader")).min();
+        let next = next.unwrap_or_else(|| panic!("seed {seed}: no voter left led"));
+        assert!(next < stepped_down + 1000, "seed {seed}: led at {next}, down at {stepped_down}");
+        assert!(role_after(5, stepped_down, "observer").is_some_and(|t| t < 7000));
+        assert!(role_after(5, 7000, "follower").is_some(), "seed {seed}: node 5 rejoined");
+    }
+}

@@ -87,6 +87,10 @@ pub struct Election {
     resend_at: u64,
     resend_interval: u64,
     looking: bool,
+    /// The epoch of the transaction that made `view` (0 for zoo.cfg's): a leader outside
+    /// `view` is followed on its followers' word only if their vote is from this epoch or
+    /// later (see `leader_confirmed`).
+    config_epoch: u32,
 }
 
 impl Election {
@@ -109,6 +113,7 @@ impl Election {
             resend_at: 0,
             resend_interval: timing.resend_min_ticks,
             looking: false,
+            config_epoch: 0,
         }
     }
 
@@ -123,6 +128,10 @@ impl Election {
     /// Replaces the configuration (a reconfig committed); the logical clock carries on.
     pub fn set_view(&mut self, view: QuorumView) {
         self.view = view;
+    }
+    /// The epoch of the reconfig transaction that made the current view.
+    pub fn set_config_epoch(&mut self, epoch: u32) {
+        self.config_epoch = epoch;
     }
     /// True while the election runs.
     pub fn is_looking(&self) -> bool {
@@ -269,7 +278,7 @@ impl Election {
         if n.election_epoch == self.logical_clock {
             self.received.insert(from, heard);
             if self.backs(&self.received, &n.vote, true)
-                && self.leader_confirmed(&self.received, n.vote.leader, n.election_epoch)
+                && self.leader_confirmed(&self.received, &n.vote, n.election_epoch)
             {
                 self.decide(n.vote, out);
                 return;
@@ -277,7 +286,7 @@ impl Election {
         }
         self.settled.insert(from, heard);
         if self.backs(&self.settled, &n.vote, true)
-            && self.leader_confirmed(&self.settled, n.vote.leader, n.election_epoch)
+            && self.leader_confirmed(&self.settled, &n.vote, n.election_epoch)
         {
             self.logical_clock = n.election_epoch;
             self.decide(n.vote, out);
@@ -307,15 +316,23 @@ impl Election {
     fn leader_confirmed(
         &self,
         heard: &BTreeMap<ServerId, Heard>,
-        leader: ServerId,
+        vote: &Vote,
         election_epoch: u64,
     ) -> bool {
+        let leader = vote.leader;
         if leader == self.me {
             self.logical_clock == election_epoch
         } else if !self.view.members().any(|m| m == leader) {
             // A leader only a newer configuration has: we cannot ask it, so the quorum of
-            // ours that follows it is the confirmation; a dead one fails our sync.
-            true
+            // ours that follows it is the confirmation; a dead one fails our sync. Unless
+            // the followers' vote predates our configuration: then the leader is one our
+            // configuration removed, and the followers are still waiting on it after it
+            // stepped down. (A leader a newer configuration added was elected after that
+            // configuration reached it, so its vote's epoch is at least ours; a removed
+            // leader's vote is from before the epoch it led, at most ours.) Trusting them
+            // had every voter follow the removed leader in turn, each vouching for it to
+            // the next while its own sync timed out, and no leader was ever elected.
+            vote.peer_epoch >= self.config_epoch
         } else {
             heard.get(&leader).is_some_and(|h| h.state == PeerState::Leading)
         }

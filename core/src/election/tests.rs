@@ -300,3 +300,33 @@ fn a_member_heard_again_is_waited_for_and_a_dead_leader_is_not_chosen_early() {
     assert!(!decided(&e.on_notification(ServerId(2), n)));
     assert!(e.is_looking());
 }
+
+/// A leader outside this server's configuration is followed on the word of a quorum of its
+/// followers only if their vote is not older than the configuration (a leader a newer
+/// reconfig added); a vote from before it names a leader that reconfig removed, which the
+/// voters still following it cannot vouch for (seeds 1867 and 10792 of the random swarm).
+#[test]
+fn a_removed_leader_is_not_followed_on_stale_votes() {
+    let settled = |leader: u64, peer_epoch: u32| Notification {
+        state: PeerState::Following,
+        vote: Vote { leader: ServerId(leader), zxid: Zxid::new(1, 7), peer_epoch },
+        election_epoch: 2,
+    };
+    let decided = |config_epoch: u32, peer_epoch: u32| {
+        // Voters {1, 2, 3, 4}: node 5 led epoch 2 and was removed by a reconfig of epoch 2.
+        let view = QuorumView::new([1, 2, 3, 4].map(ServerId), []);
+        let mut e = Election::new(ServerId(1), view, TIMING);
+        e.set_config_epoch(config_epoch);
+        let mut out = e.start(Zxid::new(2, 9), 2);
+        for from in [2, 3, 4] {
+            out.extend(e.on_notification(ServerId(from), settled(5, peer_epoch)));
+        }
+        out.into_iter().find_map(|o| match o {
+            ElectionOutput::Decided { vote, .. } => Some(vote.leader),
+            ElectionOutput::Send { .. } => None,
+        })
+    };
+    assert_eq!(decided(2, 1), None, "votes from epoch 1 predate the configuration of epoch 2");
+    assert_eq!(decided(2, 2), Some(ServerId(5)), "a leader a newer configuration added");
+    assert_eq!(decided(0, 1), Some(ServerId(5)), "zoo.cfg's configuration: no epoch to compare");
+}

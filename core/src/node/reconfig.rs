@@ -217,6 +217,7 @@ impl Node {
         q.view = q.ens.view();
         let view = q.view.clone();
         q.election.set_view(view.clone());
+        q.election.set_config_epoch(version.epoch());
         self.event(ProtocolEvent::Reconfigured { version });
         let now = role_in(&self.q().ens, me);
         match &mut self.qm().role {
