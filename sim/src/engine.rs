@@ -233,8 +233,9 @@ pub struct Sim {
     abandoned: Vec<members::Abandoned>,
     /// Every closeSession transaction when first logged anywhere: zxid -> (ms, session).
     closes: BTreeMap<Zxid, (u64, i64)>,
-    /// The newest configuration any node activated: (version, its participants).
-    config: Option<(Zxid, Vec<u64>)>,
+    /// Every configuration a node activated: version -> its participants (some may never
+    /// commit: a server going LOOKING adopts the newest one it logged).
+    configs: BTreeMap<Zxid, Vec<u64>>,
     /// (node, from, to): while the node knew its disk was full (`to` is MAX while it lasts).
     full_windows: Vec<(u64, u64, u64)>,
     /// Appends of a zxid at or below one the same incarnation appended before.
@@ -321,7 +322,7 @@ impl Sim {
             outs: Vec::new(),
             abandoned: Vec::new(),
             closes: BTreeMap::new(),
-            config: None,
+            configs: BTreeMap::new(),
             full_windows: Vec::new(),
             regrown: 0,
         }

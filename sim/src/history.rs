@@ -86,6 +86,21 @@ impl Histories {
         self.committed.insert(zxid);
     }
 
+    /// True when `zxid` is on the history of the newest committed transaction so far (the
+    /// committed transactions form one history while `histories-agree` holds). Where that
+    /// history is not known back to `zxid` (it starts at a snapshot), not newer is enough.
+    pub fn is_committed(&self, zxid: Zxid) -> bool {
+        let Some(&newest) = self.committed.last() else { return false };
+        let mut at = newest;
+        while at > zxid {
+            match self.at.get(&at).and_then(|a| a.prev) {
+                Some(p) => at = p,
+                None => return true,
+            }
+        }
+        at == zxid
+    }
+
     /// `node` established itself as the leader of `epoch`.
     pub fn established(&mut self, node: u64, epoch: u32, now_ms: u64) {
         match self.leaders.get(&epoch) {
@@ -203,6 +218,22 @@ mod tests {
         h.committed(b);
         assert_eq!(h.history(2), vec![b, a]);
         assert_eq!(failing(&h), vec!["histories-agree"]);
+    }
+
+    #[test]
+    fn committed_means_on_the_newest_committed_history() {
+        let mut h = Histories::default();
+        h.applied(1, z(1, 1), 10, 1);
+        h.applied(1, z(1, 2), 11, 2);
+        h.applied(2, z(1, 1), 10, 2);
+        h.applied(2, z(1, 3), 12, 3); // logged by node 2 only after (1,1), never committed
+        assert!(!h.is_committed(z(1, 1)), "nothing committed yet");
+        h.committed(z(1, 2));
+        assert!(h.is_committed(z(1, 1)) && h.is_committed(z(1, 2)));
+        assert!(!h.is_committed(z(1, 3)), "(1,3) is newer than every commit");
+        h.applied(1, z(2, 1), 20, 4);
+        h.committed(z(2, 1));
+        assert!(!h.is_committed(z(1, 3)), "(1,3) is not on the committed history");
     }
 
     #[test]

@@ -43,9 +43,9 @@ impl Sim {
         Ensemble::new(participants, observers, self.sc.tick_ms)
     }
 
-    /// Node `node` activated configuration `version`: the newest one seen decides who votes.
+    /// Node `node` activated configuration `version`: remember who votes in it.
     pub(super) fn reconfigured(&mut self, node: u64, version: keeper_core::Zxid) {
-        if self.config.as_ref().is_some_and(|(v, _)| *v >= version) {
+        if self.configs.contains_key(&version) {
             return;
         }
         let Some(ens) = self.nodes[node as usize - 1].node.as_ref().and_then(|n| n.ensemble())
@@ -53,13 +53,19 @@ impl Sim {
             return;
         };
         let voters = ens.participants.iter().map(|s| s.0).collect();
-        self.config = Some((version, voters));
+        self.configs.insert(version, voters);
     }
 
-    /// The participants of the newest configuration (zoo.cfg's until a reconfig commits):
-    /// who counts towards a quorum when the checks excuse a service without one.
+    /// The participants of the newest committed configuration (zoo.cfg's until a reconfig
+    /// commits): who counts towards a quorum when the checks excuse a service without one.
+    /// A configuration only logged (a leader proposed it and lost its quorum; it went
+    /// LOOKING with it) decides nothing: the servers that never logged it elect in the one
+    /// before (seed 5776 of the random swarm: a reconfig adding node 2 back, logged only by
+    /// the isolated leader 3, whose log was then found corrupt, made the checks count
+    /// {1, 2, 3} while nodes 1 and 2 were electing among {1, 3}).
     pub(super) fn voters(&self) -> Vec<u64> {
-        match &self.config {
+        let committed = self.configs.iter().rev().find(|(v, _)| self.hist.is_committed(**v));
+        match committed {
             Some((_, v)) => v.clone(),
             None => (1..=self.sc.nodes)
                 .filter(|n| !self.sc.observers.contains(n))
