@@ -119,6 +119,11 @@ enum Event {
     DiskFullEnd {
         node: u64,
     },
+    /// A node taken down by a write that failed for lack of space starts again from its
+    /// disk (see `storage_full`).
+    Rebuild {
+        node: u64,
+    },
 }
 
 /// One simulated server.
@@ -439,6 +444,7 @@ impl Sim {
             }
             Event::PeerDown { node, peer } => self.peer_down(node, peer),
             Event::DiskFullEnd { node } => self.space_back(node),
+            Event::Rebuild { node } => self.rebuild(node),
         }
     }
 

@@ -15,6 +15,12 @@ use crate::check::Recovery;
 use crate::check_faults::FullWindow;
 use crate::client::ConnState;
 
+/// How long rebuilding a node from its disk takes after a write failed for lack of space.
+/// Never zero: a follower whose disk is full is rebuilt, rejoins, is sent a write and
+/// fails again, and with zero network and fsync latency (seed 19609 of the random
+/// swarm) that loop ran a million events without virtual time advancing.
+const REBUILD_MS: u64 = 1;
+
 impl Sim {
     /// Damages one durable log record of `node` (see `Disk::corrupt`).
     pub(super) fn corrupt(&mut self, node: u64, back: Option<u64>) {
@@ -32,8 +38,9 @@ impl Sim {
     /// A write failed for lack of space. As the shell does (net-tokio/src/disk_full.rs): the
     /// writes that failed are cut off (never applied, never acknowledged: nothing unsynced
     /// survives, no torn tail), every client connection closes, the node is rebuilt from
-    /// what is durable and told `DiskFull { full: true }` before any client input; it then
-    /// refuses writes (NOTREADONLY) and serves reads until space returns.
+    /// what is durable (`REBUILD_MS` later: reading its disk takes time) and told
+    /// `DiskFull { full: true }` before any client input; it then refuses writes
+    /// (NOTREADONLY) and serves reads until space returns.
     pub(super) fn storage_full(&mut self, node: u64) {
         let lost = self.nodes[node as usize - 1].disk.pending_len();
         self.trace.event_args(
@@ -42,8 +49,17 @@ impl Sim {
             format_args!("node={node} failed_writes={lost} rebuilt from disk"),
         );
         self.crash_as(node, false);
-        self.restart(node);
-        if self.nodes[node as usize - 1].node.is_some() {
+        self.schedule(self.now + REBUILD_MS, Event::Rebuild { node });
+    }
+
+    /// The second half of `storage_full`: unless a fault restarted it meanwhile, the node
+    /// starts from its disk, and is told the disk is full if it still is.
+    pub(super) fn rebuild(&mut self, node: u64) {
+        if self.nodes[node as usize - 1].node.is_none() {
+            self.restart(node);
+        }
+        let n = &self.nodes[node as usize - 1];
+        if n.node.is_some() && n.disk.full {
             self.deliver(node, keeper_core::Input::DiskFull { full: true });
             self.full_windows.push((node, self.now, u64::MAX));
         }
@@ -80,17 +96,25 @@ impl Sim {
     /// True when so many participants end the run down because their recovery was refused
     /// that no majority of participants is left (for a standalone node: that one):
     /// liveness cannot be asked for. Observers do not count towards a quorum. (A crash the
-    /// scenario never restarts is not excused: liveness reports it.)
+    /// scenario never restarts is not excused: liveness reports it.) A server that is up
+    /// and went LOOKING with a newer configuration than the committed one (a reconfig it
+    /// logged, which may have committed for all it knows) needs a majority of that one's
+    /// participants too, as ZooKeeper's election asks of its last-seen configuration
+    /// (seed 2771 of the random swarm: a reconfig removing the leader, logged by two of
+    /// the five and never committed, left {1, 4} of its {1, 2, 3, 4} once the logs of 2
+    /// and 3 were found corrupt).
     pub(super) fn refused_quorum(&self) -> bool {
-        let voters = self.voters();
-        let refused = voters
-            .iter()
-            .filter(|n| {
-                let s = &self.nodes[**n as usize - 1];
-                s.node.is_none() && s.disk.refused.is_some()
-            })
-            .count();
-        refused > 0 && voters.len() - refused <= voters.len() / 2
+        let refused_out = |voters: &[u64]| {
+            let refused = voters
+                .iter()
+                .filter(|n| {
+                    let s = &self.nodes[**n as usize - 1];
+                    s.node.is_none() && s.disk.refused.is_some()
+                })
+                .count();
+            refused > 0 && voters.len() - refused <= voters.len() / 2
+        };
+        refused_out(&self.voters()) || self.logged_configs().iter().any(|v| refused_out(v))
     }
 
     /// The servers whose clients may still lose their connection after faults end: those

@@ -76,6 +76,19 @@ impl Sim {
         }
     }
 
+    /// The participants of each configuration newer than every committed one that a server
+    /// that is up runs with (one it logged and adopted when it went LOOKING).
+    pub(super) fn logged_configs(&self) -> Vec<Vec<u64>> {
+        let committed = self.configs.keys().rev().find(|v| self.hist.is_committed(**v));
+        self.nodes
+            .iter()
+            .filter_map(|n| n.node.as_ref()?.ensemble())
+            .filter(|e| committed.is_none_or(|c| e.version > c.0))
+            .filter(|e| self.configs.contains_key(&keeper_core::Zxid(e.version)))
+            .map(|e| e.participants.iter().map(|s| s.0).collect())
+            .collect()
+    }
+
     /// Sends `reconfig -add ... -remove ...` on the first client session that is up; it is
     /// recorded in the history as a write (`kind=reconfig`) and judged like any other.
     pub(super) fn reconfig(&mut self, add: &[u64], remove: &[u64]) {
