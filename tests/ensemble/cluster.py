@@ -16,6 +16,7 @@ in order, as TCP would deliver them. Members are real
 `keeper server` processes; `kill9` is SIGKILL. Every wait polls with a deadline.
 """
 
+import datetime
 import os
 import socket
 import subprocess
@@ -190,6 +191,23 @@ class Member:
             elif line.startswith("Zxid: "):
                 zxid = int(line[6:].strip(), 16)
         return (mode, zxid) if mode else None
+
+    def lines_between(self, t0, t1, limit=80):
+        """This member's log lines stamped between wall-clock seconds t0 and t1 (UTC,
+        tracing's RFC 3339 stamps), at most `limit` of them (the first ones)."""
+        lo = datetime.datetime.fromtimestamp(t0, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        hi = datetime.datetime.fromtimestamp(t1, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        out = []
+        try:
+            with open(self.log, errors="replace") as f:
+                for line in f:
+                    if lo <= line[:26] <= hi:
+                        out.append(line)
+                        if len(out) >= limit:
+                            break
+        except OSError:
+            pass
+        return "".join(out)
 
     def tail(self, n=25):
         try:

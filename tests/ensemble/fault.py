@@ -37,6 +37,10 @@ import workload  # noqa: E402
 # election decides at once or after a 200 ms finalize wait, the new leader syncs a quorum within
 # initLimit ticks, and a kazoo client reconnects within its 0.5 s retry cap.
 FAILOVER_BOUND_S = (SYNC_LIMIT + INIT_LIMIT) * TICK_MS / 1000 + 5.0  # 12.5 s
+# A failover slower than this (a loud kill or cut is normally under 0.5 s, a silent cut
+# about syncLimit) passes, but every member's log lines of that window are printed, so a
+# slow round in CI can be understood from CI's output alone.
+SLOW_FAILOVER_S = SYNC_LIMIT * TICK_MS / 1000 + 2.0  # 4.5 s
 # How long the whole ensemble may take to be back (all up, one leader) after a fault ends.
 FORM_BOUND_S = 30.0
 
@@ -124,6 +128,14 @@ def main():
                             f"(excluded {sorted(exclude)}): modes {ens.modes()}")
         else:
             failovers.append((kind, ft))
+        if ft is None or ft > SLOW_FAILOVER_S:
+            wall = time.time() - (time.monotonic() - t_fault)
+            took = "none" if ft is None else f"{ft:.3f}s"
+            print(f"fault: slow failover ({kind}, {took}); member logs of that window:", flush=True)
+            for m in ens.members.values():
+                lines = m.lines_between(wall - 0.5, wall + (ft or FAILOVER_BOUND_S) + 0.5)
+                print(f"--- member {m.id}\n{lines}", end="" if lines.endswith("\n") else "\n",
+                      flush=True)
         return ft
 
     def formed():
