@@ -18,7 +18,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::acl::AuthContext;
-use crate::election::{Notification, PeerState, Vote};
+use crate::election::{Notification, PeerState, SenderConfig, Vote};
 use crate::ids::{ServerId, SessionId, Zxid};
 use crate::peer::{Forward, PeerMsg};
 use crate::persist::txn_codec::{decode_txn_record, encode_txn_record_into};
@@ -28,7 +28,7 @@ use crate::wire::jute::{DecodeError, Reader, Writer};
 use crate::wire::records::{read_id, write_id};
 
 /// The peer protocol version this build speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Bytes before the body: length prefix, version, checksum.
 pub const HEADER_BYTES: usize = 4 + 1 + 4;
 /// Default bound on one frame (prefix excluded): a SNAP carries the whole snapshot image.
@@ -231,6 +231,8 @@ fn write_msg(w: &mut Writer, msg: &PeerMsg) {
             write_zxid(w, n.vote.zxid);
             w.i32(n.vote.peer_epoch as i32);
             w.i64(n.election_epoch as i64);
+            w.i64(n.config.version as i64);
+            w.buffer(&n.config.text);
         }
         PeerMsg::LearnerInfo { accepted_epoch, last_zxid, observer } => {
             w.u8(tag::LEARNER_INFO);
@@ -380,7 +382,13 @@ fn read_frame(r: &mut Reader) -> Result<PeerFrame> {
             };
             let leader = server_id(r)?;
             let vote = Vote { leader, zxid: zxid(r)?, peer_epoch: epoch(r)? };
-            PeerMsg::Vote(Notification { state, vote, election_epoch: r.i64()? as u64 })
+            let election_epoch = r.i64()? as u64;
+            let version = r.i64()? as u64;
+            let text = r
+                .buffer_opt()?
+                .ok_or_else(|| PeerCodecError::Malformed("null configuration".into()))?;
+            let config = SenderConfig { version, text: Bytes::copy_from_slice(text) };
+            PeerMsg::Vote(Notification { state, vote, election_epoch, config })
         }
         tag::LEARNER_INFO => PeerMsg::LearnerInfo {
             accepted_epoch: epoch(r)?,

@@ -284,12 +284,7 @@ fn faults_for(kind: Action, rng: &mut ChaCha8Rng, sc: &Scenario, at: u64, node: 
         }
         // Remove a server (participant or observer) through a client's reconfig, and add it
         // back 0.2..3 s later (a standalone server cannot be reconfigured). Either is skipped
-        // if no session is up at that instant; the trace says so. Known failure (seed 15690,
-        // outside .ci/run's 1..5000): a server re-added while cut off still thinks itself
-        // removed, so it never votes; with another voter's log lost to corruption the rest
-        // cannot elect without it, and it learns of its re-add only from a leader.
-        // ZooKeeper avoids this by sending the configuration with every election
-        // notification (FastLeaderElection adopts a newer one); keeper's votes carry none.
+        // if no session is up at that instant; the trace says so.
         Action::Reconfig if ensemble => {
             let back = at + between(rng, 200, 3000);
             vec![

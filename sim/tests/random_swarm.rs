@@ -61,10 +61,13 @@ fn regression_seeds_pass() {
 /// (seed 2771: a removal of the leader acked by two of five, then the logs of two voters
 /// found corrupt) needs a majority of its own voters too, as ZooKeeper's election asks of
 /// the last-seen configuration; the check counted only the committed one's and failed a
-/// run that rightly stalled.
+/// run that rightly stalled. Seed 15690: a server re-added while cut off still thought
+/// itself removed and never voted; with another voter's log lost to corruption the rest
+/// could not elect without it (election notifications now carry the sender's
+/// configuration, and a LOOKING server adopts a newer one, as ZooKeeper's do).
 #[test]
 fn reconfig_regression_seeds_pass() {
-    for seed in [1867, 2771, 5776, 10792, 12741, 13714] {
+    for seed in [1867, 2771, 5776, 10792, 12741, 13714, 15690] {
         let sc = scenario(&shape(&Scenario::default_scenario(), seed), seed);
         assert!(sc.faults.iter().any(|f| f.action == keeper_sim::scenario::Action::Reconfig));
         let s = run(seed);

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ids::{ServerId, Zxid};
 pub use quorum::QuorumView;
-pub use vote::{Notification, PeerState, Vote};
+pub use vote::{Notification, PeerState, SenderConfig, Vote};
 
 /// Election timing, in ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct Timing {
 }
 
 /// What the election asks its node to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ElectionOutput {
     /// Send a notification to one server.
     Send { to: ServerId, n: Notification },
@@ -91,6 +91,8 @@ pub struct Election {
     /// `view` is followed on its followers' word only if their vote is from this epoch or
     /// later (see `leader_confirmed`).
     config_epoch: u32,
+    /// The configuration every notification this server sends carries.
+    config: SenderConfig,
 }
 
 impl Election {
@@ -114,6 +116,7 @@ impl Election {
             resend_interval: timing.resend_min_ticks,
             looking: false,
             config_epoch: 0,
+            config: SenderConfig::default(),
         }
     }
 
@@ -132,6 +135,14 @@ impl Election {
     /// The epoch of the reconfig transaction that made the current view.
     pub fn set_config_epoch(&mut self, epoch: u32) {
         self.config_epoch = epoch;
+    }
+    /// Sets the configuration this server's notifications carry (see [`SenderConfig`]).
+    pub fn set_config(&mut self, config: SenderConfig) {
+        self.config = config;
+    }
+    /// The configuration this server's notifications carry.
+    pub fn config(&self) -> &SenderConfig {
+        &self.config
     }
     /// True while the election runs.
     pub fn is_looking(&self) -> bool {
@@ -415,6 +426,7 @@ impl Election {
                 state: PeerState::Looking,
                 vote,
                 election_epoch: self.logical_clock,
+                config: self.config.clone(),
             };
             out.push(ElectionOutput::Send { to, n });
         }
@@ -431,24 +443,34 @@ impl Election {
                 state: PeerState::Looking,
                 vote: Vote { leader: self.me, zxid: Zxid::ZERO, peer_epoch: 0 },
                 election_epoch: self.logical_clock,
+                config: self.config.clone(),
             };
             for to in self.view.voters().filter(|v| *v != self.me) {
-                out.push(ElectionOutput::Send { to, n: ask });
+                out.push(ElectionOutput::Send { to, n: ask.clone() });
             }
             return;
         };
-        let n =
-            Notification { state: PeerState::Looking, vote, election_epoch: self.logical_clock };
+        let n = Notification {
+            state: PeerState::Looking,
+            vote,
+            election_epoch: self.logical_clock,
+            config: self.config.clone(),
+        };
         for to in self.view.voters().filter(|v| *v != self.me) {
-            out.push(ElectionOutput::Send { to, n });
+            out.push(ElectionOutput::Send { to, n: n.clone() });
         }
     }
 }
 
 /// What a FOLLOWING, LEADING or OBSERVING server answers a LOOKING server's notification
-/// with: the leader it is settled on, in its last round, with its state.
-pub fn settled_reply(current: Vote, election_epoch: u64, state: PeerState) -> Notification {
-    Notification { state, vote: current, election_epoch }
+/// with: the leader it is settled on, in its last round, with its state and configuration.
+pub fn settled_reply(
+    current: Vote,
+    election_epoch: u64,
+    state: PeerState,
+    config: SenderConfig,
+) -> Notification {
+    Notification { state, vote: current, election_epoch, config }
 }
 
 #[cfg(test)]

@@ -63,7 +63,11 @@ impl Net {
             let (from, to, n) = self.queue.remove(i).unwrap();
             if let Some((vote, state, round)) = self.decided.get(&to).copied() {
                 if n.state == PeerState::Looking {
-                    self.queue.push_back((to, from, settled_reply(vote, round, state)));
+                    self.queue.push_back((
+                        to,
+                        from,
+                        settled_reply(vote, round, state, SenderConfig::default()),
+                    ));
                 }
                 continue;
             }
@@ -153,10 +157,11 @@ fn a_straggler_from_an_old_round_is_told_the_current_one() {
         state: PeerState::Looking,
         vote: Vote { leader: ServerId(2), zxid: Zxid(9), peer_epoch: 1 },
         election_epoch: 1,
+        config: SenderConfig::default(),
     };
     let out = e.on_notification(ServerId(2), old);
     assert!(
-        matches!(out[..], [ElectionOutput::Send { to: ServerId(2), n }] if n.election_epoch == 2
+        matches!(&out[..], [ElectionOutput::Send { to: ServerId(2), n }] if n.election_epoch == 2
         && n.vote.leader == ServerId(1))
     );
     assert_eq!(e.proposal().unwrap().leader, ServerId(1), "old-round votes are not adopted");
@@ -274,14 +279,16 @@ fn a_member_heard_again_is_waited_for_and_a_dead_leader_is_not_chosen_early() {
         state: PeerState::Looking,
         vote: Vote { leader: ServerId(3), zxid: Zxid(0), peer_epoch: 1 },
         election_epoch: 0,
+        config: SenderConfig::default(),
     };
     e.on_notification(ServerId(3), old);
     let agree = Notification {
         state: PeerState::Looking,
         vote: Vote { leader: ServerId(1), zxid: Zxid(1), peer_epoch: 1 },
         election_epoch: 1,
+        config: SenderConfig::default(),
     };
-    assert!(!decided(&e.on_notification(ServerId(2), agree)));
+    assert!(!decided(&e.on_notification(ServerId(2), agree.clone())));
     // Its link breaks again during the round: still waited for, until the window ends.
     e.peer_down(ServerId(3));
     for _ in 0..99 {
@@ -296,7 +303,12 @@ fn a_member_heard_again_is_waited_for_and_a_dead_leader_is_not_chosen_early() {
     e.peer_down(ServerId(3));
     e.start(Zxid(1), 1);
     let best = Vote { leader: ServerId(3), zxid: Zxid(9), peer_epoch: 1 };
-    let n = Notification { state: PeerState::Looking, vote: best, election_epoch: 1 };
+    let n = Notification {
+        state: PeerState::Looking,
+        vote: best,
+        election_epoch: 1,
+        config: SenderConfig::default(),
+    };
     assert!(!decided(&e.on_notification(ServerId(2), n)));
     assert!(e.is_looking());
 }
@@ -311,6 +323,7 @@ fn a_removed_leader_is_not_followed_on_stale_votes() {
         state: PeerState::Following,
         vote: Vote { leader: ServerId(leader), zxid: Zxid::new(1, 7), peer_epoch },
         election_epoch: 2,
+        config: SenderConfig::default(),
     };
     let decided = |config_epoch: u32, peer_epoch: u32| {
         // Voters {1, 2, 3, 4}: node 5 led epoch 2 and was removed by a reconfig of epoch 2.

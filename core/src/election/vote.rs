@@ -9,6 +9,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use bytes::Bytes;
+
 use crate::ids::{ServerId, Zxid};
 
 /// A server's role as FastLeaderElection reports it in notifications.
@@ -57,8 +59,22 @@ impl fmt::Display for Vote {
     }
 }
 
+/// The configuration a server runs with, as its notifications carry it (FastLeaderElection
+/// sends the sender's quorum verifier with every notification): its version (the zxid of
+/// the reconfig that made it, 0 for zoo.cfg's) and its text as `/zookeeper/config` holds
+/// it. A LOOKING receiver with an older configuration adopts it. Invariant: `text` is empty
+/// or describes a configuration of exactly `version`; a receiver checks this before
+/// adopting, and never adopts version 0.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct SenderConfig {
+    /// The configuration's version (`version=` in its text).
+    pub version: u64,
+    /// The configuration text ([`crate::config::Ensemble::config_text`]).
+    pub text: Bytes,
+}
+
 /// One election message (FastLeaderElection's `Notification` / `ToSend`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Notification {
     /// The sender's state when it sent this.
     pub state: PeerState,
@@ -66,6 +82,8 @@ pub struct Notification {
     pub vote: Vote,
     /// The sender's logical clock (`electionEpoch`).
     pub election_epoch: u64,
+    /// The configuration the sender runs with.
+    pub config: SenderConfig,
 }
 
 #[cfg(test)]

@@ -64,7 +64,8 @@ pub(super) struct Quorum {
 impl Quorum {
     pub(super) fn new(ens: Ensemble, me: ServerId, accepted: u32, current: u32) -> Quorum {
         let view = ens.view();
-        let election = Election::new(me, view.clone(), ens.election);
+        let mut election = Election::new(me, view.clone(), ens.election);
+        election.set_config(super::reconfig::sender_config(&ens));
         Quorum {
             ens,
             view,
@@ -156,19 +157,31 @@ impl Node {
 
     /// Starts an election round (at start-up and whenever a role ends).
     pub(super) fn start_looking(&mut self) {
-        let (last, epoch) = (self.q().last_logged, self.q().current_epoch);
+        let last = self.q().last_logged;
         let q = self.qm();
         q.role = Role::Looking;
         q.vote = None;
         q.early_learners.clear();
-        // Planted bug `vote-ignores-zxid`: every vote claims zxid 0.
-        let claim = if self.config.planted.votes_ignore_zxid() { Zxid::ZERO } else { last };
-        let q = self.qm();
-        let outs = q.election.start(claim, epoch);
+        let outs = self.election_round();
         self.event(ProtocolEvent::Looking { last_zxid: last });
         self.set_mode(Mode::Looking);
         self.read_only_arm();
         self.election_outputs(outs);
+    }
+
+    /// A LOOKING node's configuration changed: a new round in it, the node staying LOOKING.
+    pub(super) fn restart_election(&mut self) {
+        self.qm().election.stop();
+        let outs = self.election_round();
+        self.election_outputs(outs);
+    }
+
+    /// Starts the election's next round with this node's history.
+    fn election_round(&mut self) -> Vec<ElectionOutput> {
+        let (last, epoch) = (self.q().last_logged, self.q().current_epoch);
+        // Planted bug `vote-ignores-zxid`: every vote claims zxid 0.
+        let claim = if self.config.planted.votes_ignore_zxid() { Zxid::ZERO } else { last };
+        self.qm().election.start(claim, epoch)
     }
 
     /// Leaves the current role for LOOKING: see the module documentation.
@@ -189,7 +202,8 @@ impl Node {
         // tree == log now: its newest configuration is the one to elect in.
         self.qm().pending = None;
         self.qm().role = Role::Looking;
-        self.adopt_config_from_tree();
+        // Only a newer one: a configuration adopted from a vote may not be logged yet.
+        self.adopt_newer_config_from_tree();
         self.start_looking();
     }
 
@@ -230,12 +244,14 @@ impl Node {
         }
         if let PeerMsg::Vote(n) = msg {
             if matches!(self.q().role, Role::Looking) {
+                self.adopt_config_from_vote(&n.config);
                 let outs = self.qm().election.on_notification(from, n);
                 self.election_outputs(outs);
             } else if n.state == PeerState::Looking {
                 let q = self.q();
                 if let Some(vote) = q.vote {
-                    let reply = settled_reply(vote, q.election.logical_clock(), q.state());
+                    let config = q.election.config().clone();
+                    let reply = settled_reply(vote, q.election.logical_clock(), q.state(), config);
                     self.send(from, PeerMsg::Vote(reply));
                 }
             }

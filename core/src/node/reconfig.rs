@@ -23,8 +23,17 @@
 //! but keeps following the leader as a non-voting learner, so a later reconfig can add it
 //! back. Every activation emits `ProtocolEvent::Reconfigured`.
 //!
+//! Election notifications carry the sender's configuration ([`SenderConfig`]), as
+//! FastLeaderElection's do: a LOOKING node that hears of a newer one adopts it and restarts
+//! its election round in it. That is how a server that missed a reconfig while cut off (one
+//! removed and then added back, say) learns it is a voter again without a leader to sync
+//! with, which the others may need to elect one. The adopted configuration need not be in
+//! the node's log yet; the leader's sync brings the tree (and so the log) up to date, and
+//! when the node next syncs its tree's configuration is authoritative again.
+//!
 //! Invariant: `Quorum::ens` is the configuration of the newest committed (on a LOOKING
-//! node: logged) reconfig transaction in the node's tree, or zoo.cfg's when there is none.
+//! node: logged, or newer when adopted from a notification) reconfig transaction in the
+//! node's tree, or zoo.cfg's when there is none; it never goes back while LOOKING.
 
 use bytes::Bytes;
 
@@ -32,6 +41,7 @@ use super::quorum::Role;
 use super::Node;
 use crate::acl::AuthContext;
 use crate::config::Ensemble;
+use crate::election::SenderConfig;
 use crate::error::KeeperError;
 use crate::ids::{ServerId, Zxid};
 use crate::output::ProtocolEvent;
@@ -205,6 +215,39 @@ impl Node {
         }
     }
 
+    /// As `adopt_config_from_tree`, but only a configuration newer than the active one: a
+    /// LOOKING node's may have come from a notification before its log had it.
+    pub(super) fn adopt_newer_config_from_tree(&mut self) {
+        let Some(q) = self.quorum.as_ref() else { return };
+        let Some(node) = self.tree.get(CONFIG_PATH) else { return };
+        if node.stat.version != -1 {
+            return;
+        }
+        let Some(text) = node.data.and_then(|d| std::str::from_utf8(d).ok()) else { return };
+        let Ok(ens) = q.ens.with_config_text(text) else { return };
+        if ens.version > q.ens.version {
+            self.activate_config(ens);
+        }
+    }
+
+    /// A LOOKING node heard a notification carrying `c`: if that configuration is newer
+    /// than its own (and well formed), adopt it and start a new round in it
+    /// (FastLeaderElection's receiver does the same). Returns whether it did.
+    pub(super) fn adopt_config_from_vote(&mut self, c: &SenderConfig) -> bool {
+        let Some(q) = self.quorum.as_ref() else { return false };
+        if c.version <= q.ens.version || !matches!(q.role, Role::Looking) {
+            return false;
+        }
+        let Some(text) = std::str::from_utf8(&c.text).ok() else { return false };
+        let Ok(ens) = q.ens.with_config_text(text) else { return false };
+        if ens.version != c.version {
+            return false; // the text does not describe what the sender claims
+        }
+        self.activate_config(ens);
+        self.restart_election();
+        true
+    }
+
     /// Makes `ens` the active configuration; see the module documentation.
     fn activate_config(&mut self, ens: Ensemble) {
         let me = self.config.server_id;
@@ -218,6 +261,8 @@ impl Node {
         let view = q.view.clone();
         q.election.set_view(view.clone());
         q.election.set_config_epoch(version.epoch());
+        let stamp = sender_config(&q.ens);
+        q.election.set_config(stamp);
         self.event(ProtocolEvent::Reconfigured { version });
         let now = role_in(&self.q().ens, me);
         match &mut self.qm().role {
@@ -239,6 +284,13 @@ impl Node {
             Role::Looking => {}
         }
     }
+}
+
+/// What a node's notifications carry for configuration `ens`: its version and text (no
+/// text for zoo.cfg's, version 0, which no receiver adopts).
+pub(super) fn sender_config(ens: &Ensemble) -> SenderConfig {
+    let text = if ens.version == 0 { Bytes::new() } else { Bytes::from(ens.config_text()) };
+    SenderConfig { version: ens.version, text }
 }
 
 /// The text of an optional request field, when it says anything.

@@ -37,12 +37,13 @@ fn one_generation_at_a_time_with_one_peer_down_between() {
 
 #[test]
 fn only_the_latest_vote_waits_for_a_link() {
-    use keeper_core::election::{Notification, PeerState, Vote};
+    use keeper_core::election::{Notification, PeerState, SenderConfig, Vote};
     let vote = |epoch| {
         PeerMsg::Vote(Notification {
             state: PeerState::Looking,
             vote: Vote { leader: peer(1), zxid: Zxid(0), peer_epoch: 0 },
             election_epoch: epoch,
+            config: SenderConfig::default(),
         })
     };
     let mut r = PeerRouter::default();

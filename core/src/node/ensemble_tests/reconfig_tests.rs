@@ -195,3 +195,36 @@ fn a_never_reconfigured_ensemble_shows_its_zoo_cfg_configuration() {
                 server.3=127.0.0.1:0:0:participant\nversion=0";
     assert_eq!(data, want);
 }
+
+/// Seed 15690's liveness bug in miniature: node 1 is removed, then added back while it is
+/// down, so it recovers believing itself removed. With node 2 gone too, node 3 cannot elect
+/// without node 1's vote, and no leader can tell node 1 of its re-add: it learns it from
+/// node 3's notifications, which carry node 3's configuration, and votes again.
+#[test]
+fn a_server_re_added_while_down_learns_it_from_a_vote_and_votes() {
+    let mut c = cluster(&[1, 2, 3]);
+    let su = super_client(&mut c, 3, 9);
+    let data = config_data(reconfig(&mut c, 3, su, 1, None, Some("1"), -1));
+    assert!(!data.contains("server.1="), "{data}");
+    c.ticks(5);
+    c.crash(1);
+    let back = "server.1=127.0.0.1:0:0:participant;127.0.0.1:2181";
+    let data = config_data(reconfig(&mut c, 3, su, 2, Some(back), None, -1));
+    assert!(data.contains(back), "{data}");
+    let re_added = c.node(3).ensemble().unwrap().version;
+    c.crash(2);
+    c.start(1);
+    let removed = c.node(1).ensemble().unwrap();
+    assert!(removed.version < re_added && !removed.participants.contains(&ServerId(1)));
+    c.ticks(80);
+    let e = c.node(1).ensemble().unwrap();
+    assert_eq!(e.version, re_added, "node 1 adopted the configuration node 3 voted with");
+    assert_eq!(e.participants, (1..=3).map(ServerId).collect::<Vec<_>>());
+    assert_eq!(c.mode(3), Some(Mode::Leader), "{:?}", (c.mode(1), c.mode(3)));
+    assert_eq!(c.mode(1), Some(Mode::Follower), "node 1 votes and follows as a voter");
+    // The pair commits writes: {1, 3} is a quorum of {1, 2, 3}.
+    let k = c.client(1, 10);
+    c.create(1, k, 1, "/after-re-add");
+    c.pump();
+    assert!(c.has(1, "/after-re-add") && c.has(3, "/after-re-add"));
+}
