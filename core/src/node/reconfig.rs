@@ -203,14 +203,8 @@ impl Node {
     /// The node's tree may hold a newer configuration (recovery, SNAP, a learner's
     /// commit, leaving a role): adopt it.
     pub(super) fn adopt_config_from_tree(&mut self) {
-        let Some(q) = self.quorum.as_ref() else { return };
-        let Some(node) = self.tree.get(CONFIG_PATH) else { return };
-        if node.stat.version != -1 {
-            return; // never reconfigured: zoo.cfg's configuration stands
-        }
-        let Some(text) = node.data.and_then(|d| std::str::from_utf8(d).ok()) else { return };
-        let Ok(ens) = q.ens.with_config_text(text) else { return };
-        if ens.version != q.ens.version {
+        let Some(ens) = self.tree_config() else { return };
+        if ens.version != self.q().ens.version {
             self.activate_config(ens);
         }
     }
@@ -218,34 +212,38 @@ impl Node {
     /// As `adopt_config_from_tree`, but only a configuration newer than the active one: a
     /// LOOKING node's may have come from a notification before its log had it.
     pub(super) fn adopt_newer_config_from_tree(&mut self) {
-        let Some(q) = self.quorum.as_ref() else { return };
-        let Some(node) = self.tree.get(CONFIG_PATH) else { return };
-        if node.stat.version != -1 {
-            return;
-        }
-        let Some(text) = node.data.and_then(|d| std::str::from_utf8(d).ok()) else { return };
-        let Ok(ens) = q.ens.with_config_text(text) else { return };
-        if ens.version > q.ens.version {
+        let Some(ens) = self.tree_config() else { return };
+        if ens.version > self.q().ens.version {
             self.activate_config(ens);
         }
     }
 
+    /// The configuration of the newest reconfig in the tree (`None` when there is none).
+    fn tree_config(&self) -> Option<Ensemble> {
+        let q = self.quorum.as_ref()?;
+        let node = self.tree.get(CONFIG_PATH)?;
+        if node.stat.version != -1 {
+            return None; // never reconfigured: zoo.cfg's configuration stands
+        }
+        let text = node.data.and_then(|d| std::str::from_utf8(d).ok())?;
+        q.ens.with_config_text(text).ok()
+    }
+
     /// A LOOKING node heard a notification carrying `c`: if that configuration is newer
     /// than its own (and well formed), adopt it and start a new round in it
-    /// (FastLeaderElection's receiver does the same). Returns whether it did.
-    pub(super) fn adopt_config_from_vote(&mut self, c: &SenderConfig) -> bool {
-        let Some(q) = self.quorum.as_ref() else { return false };
+    /// (FastLeaderElection's receiver does the same).
+    pub(super) fn adopt_config_from_vote(&mut self, c: &SenderConfig) {
+        let Some(q) = self.quorum.as_ref() else { return };
         if c.version <= q.ens.version || !matches!(q.role, Role::Looking) {
-            return false;
+            return;
         }
-        let Some(text) = std::str::from_utf8(&c.text).ok() else { return false };
-        let Ok(ens) = q.ens.with_config_text(text) else { return false };
+        let Some(text) = std::str::from_utf8(&c.text).ok() else { return };
+        let Ok(ens) = q.ens.with_config_text(text) else { return };
         if ens.version != c.version {
-            return false; // the text does not describe what the sender claims
+            return; // the text does not describe what the sender claims
         }
         self.activate_config(ens);
         self.restart_election();
-        true
     }
 
     /// Makes `ens` the active configuration; see the module documentation.
