@@ -64,10 +64,13 @@ fn regression_seeds_pass() {
 /// run that rightly stalled. Seed 15690: a server re-added while cut off still thought
 /// itself removed and never voted; with another voter's log lost to corruption the rest
 /// could not elect without it (election notifications now carry the sender's
-/// configuration, and a LOOKING server adopts a newer one, as ZooKeeper's do).
+/// configuration, and a LOOKING server adopts a newer one, as ZooKeeper's do). Seed 11701
+/// (found once that was in): a follower that had accepted a newer epoch than its leader
+/// proposed left it, and the election settled on the same leader in the same instant, round
+/// and round without time passing; it now leaves at its next tick.
 #[test]
 fn reconfig_regression_seeds_pass() {
-    for seed in [1867, 2771, 5776, 10792, 12741, 13714, 15690] {
+    for seed in [1867, 2771, 5776, 10792, 11701, 12741, 13714, 15690] {
         let sc = scenario(&shape(&Scenario::default_scenario(), seed), seed);
         assert!(sc.faults.iter().any(|f| f.action == keeper_sim::scenario::Action::Reconfig));
         let s = run(seed);

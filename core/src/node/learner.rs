@@ -58,6 +58,10 @@ pub(super) struct Learner {
     pub(super) up_to_date: bool,
     started: u64,
     last_heard: u64,
+    /// The leader proposed an epoch older than this server accepted: it leaves at its next
+    /// tick, not at once (the election would settle on the same leader in the same
+    /// instant, and the two would go round without time passing; random seed 11701).
+    stale: bool,
     /// Proposals logged but not committed, in zxid order.
     pub(super) pending: VecDeque<TxnRecord>,
     /// (seq, zxid) of logged proposals not yet acknowledged.
@@ -78,6 +82,7 @@ impl Node {
             up_to_date: false,
             started: now,
             last_heard: now,
+            stale: false,
             pending: VecDeque::new(),
             unacked: VecDeque::new(),
             touched: BTreeSet::new(),
@@ -122,7 +127,7 @@ impl Node {
             PeerMsg::LeaderInfo { epoch } if stage == Stage::Info => {
                 let accepted = self.q().accepted_epoch;
                 if epoch < accepted {
-                    self.go_looking(); // a stale leader
+                    self.learner().stale = true; // a stale leader: leave at the next tick
                 } else if epoch > accepted {
                     self.qm().accepted_epoch = epoch;
                     let seq = self.persist_other(DurableWrite::AcceptedEpoch(epoch));
@@ -359,7 +364,8 @@ impl Node {
         let l = self.learner_ref();
         let silent = now.saturating_sub(l.last_heard);
         let limit = if l.up_to_date { sync } else { init };
-        if silent > limit || (!l.up_to_date && now.saturating_sub(l.started) > init * 2) {
+        if l.stale || silent > limit || (!l.up_to_date && now.saturating_sub(l.started) > init * 2)
+        {
             self.go_looking();
             return;
         }
