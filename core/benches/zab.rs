@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use divan::Bencher;
 use keeper_core::config::{Config, Ensemble};
-use keeper_core::ids::{ConnId, PersistSeq, ServerId, SessionId, Xid, Zxid};
+use keeper_core::ids::{ConnId, PersistSeq, ServerId, Xid};
 use keeper_core::input::Input;
 use keeper_core::output::{Mode, Output};
 use keeper_core::peer::PeerMsg;
@@ -87,14 +87,7 @@ impl Trio {
     fn session(&mut self, id: u64) -> ConnId {
         let conn = ConnId(id * 100);
         self.input(id, Input::ClientOpen { conn, addr: "10.0.0.9:1".into() });
-        let req = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid::ZERO,
-            timeout_ms: 30_000,
-            session_id: SessionId::NONE,
-            passwd: Bytes::from_static(&[0; 16]),
-            read_only: Some(false),
-        };
+        let req = ConnectRequest::new_session(30_000, Some(false));
         self.input(id, Input::ClientConnect { conn, req });
         self.pump();
         conn

@@ -97,6 +97,23 @@ pub enum ProtocolEvent {
     Reconfigured { version: Zxid },
 }
 
+impl Output {
+    /// The client connection this output goes to; `None` for persistence, peer messages,
+    /// role changes and protocol events.
+    pub fn client_conn(&self) -> Option<ConnId> {
+        match self {
+            Output::Connected { conn, .. }
+            | Output::Reply { conn, .. }
+            | Output::Watch { conn, .. }
+            | Output::Text { conn, .. }
+            | Output::Close { conn } => Some(*conn),
+            Output::Persist { .. } | Output::Role(_) | Output::Send { .. } | Output::Event(_) => {
+                None
+            }
+        }
+    }
+}
+
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -197,6 +197,21 @@ pub struct ConnectRequest {
     pub read_only: Option<bool>,
 }
 
+impl ConnectRequest {
+    /// A request for a new session (no session id, zero password, nothing seen yet) asking
+    /// for `timeout_ms`, with `read_only` as sent.
+    pub fn new_session(timeout_ms: i32, read_only: Option<bool>) -> ConnectRequest {
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: Zxid::ZERO,
+            timeout_ms,
+            session_id: SessionId::NONE,
+            passwd: Bytes::from_static(&[0; 16]),
+            read_only,
+        }
+    }
+}
+
 /// The server's answer to a ConnectRequest. An expired or invalid session is answered with
 /// `timeout_ms = 0`, `session_id = 0` and a zero password, then the connection closes.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -361,14 +361,7 @@ impl Router {
             }
             client_output => client_output,
         };
-        let conn = match &output {
-            Output::Connected { conn, .. }
-            | Output::Reply { conn, .. }
-            | Output::Watch { conn, .. }
-            | Output::Text { conn, .. }
-            | Output::Close { conn } => *conn,
-            _ => unreachable!("non-client outputs are handled above"),
-        };
+        let conn = output.client_conn().expect("non-client outputs are handled above");
         let Some(c) = self.conns.get(&conn) else {
             debug!(%conn, "output for a connection already gone");
             return;

@@ -125,7 +125,7 @@ impl Node {
     pub fn connection_views(&self) -> Vec<ConnectionView> {
         let mut waiting: BTreeMap<crate::ids::ConnId, u64> = BTreeMap::new();
         for h in &self.held {
-            if let Some(conn) = output_conn(&h.output) {
+            if let Some(conn) = h.output.client_conn() {
                 *waiting.entry(conn).or_default() += 1;
             }
         }
@@ -229,19 +229,6 @@ impl Node {
 
     fn session_of(&self, conn: crate::ids::ConnId) -> SessionId {
         self.conns.get(&conn).and_then(|c| c.session).unwrap_or(SessionId::NONE)
-    }
-}
-
-/// The connection a client-visible output goes to.
-fn output_conn(output: &crate::output::Output) -> Option<crate::ids::ConnId> {
-    use crate::output::Output;
-    match output {
-        Output::Connected { conn, .. }
-        | Output::Reply { conn, .. }
-        | Output::Watch { conn, .. }
-        | Output::Text { conn, .. }
-        | Output::Close { conn } => Some(*conn),
-        Output::Persist { .. } | Output::Role(_) | Output::Send { .. } | Output::Event(_) => None,
     }
 }
 

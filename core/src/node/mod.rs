@@ -408,7 +408,7 @@ impl Node {
             .is_some_and(|h| h.wait_for <= self.durable_seq && h.zxid <= self.committed)
         {
             let h = self.held.pop_front().expect("front exists");
-            if let Some(c) = output_conn(&h.output).and_then(|id| self.conns.get_mut(&id)) {
+            if let Some(c) = h.output.client_conn().and_then(|id| self.conns.get_mut(&id)) {
                 c.held = c.held.saturating_sub(1);
             }
             self.release(h.output, h.arrived_ms);
@@ -473,7 +473,7 @@ impl Node {
             self.release(output, arrived_ms);
         } else {
             let wait_for = if skip { 0 } else { self.last_append_seq };
-            if let Some(c) = output_conn(&output).and_then(|id| self.conns.get_mut(&id)) {
+            if let Some(c) = output.client_conn().and_then(|id| self.conns.get_mut(&id)) {
                 c.held += 1;
             }
             self.held.push_back(Held { wait_for, zxid, output, arrived_ms });
@@ -564,7 +564,7 @@ impl Node {
             self.visibility.check(self.last_zxid);
             let mut per_conn = BTreeMap::<ConnId, usize>::new();
             for h in &self.held {
-                if let Some(conn) = output_conn(&h.output) {
+                if let Some(conn) = h.output.client_conn() {
                     *per_conn.entry(conn).or_default() += 1;
                 }
             }
@@ -573,18 +573,6 @@ impl Node {
                 debug_assert_eq!(c.held, n, "{id}'s held count matches the held queue");
             }
         }
-    }
-}
-
-/// The client connection an output goes to, if any.
-fn output_conn(output: &Output) -> Option<ConnId> {
-    match output {
-        Output::Connected { conn, .. }
-        | Output::Reply { conn, .. }
-        | Output::Watch { conn, .. }
-        | Output::Text { conn, .. }
-        | Output::Close { conn } => Some(*conn),
-        Output::Persist { .. } | Output::Role(_) | Output::Send { .. } | Output::Event(_) => None,
     }
 }
 

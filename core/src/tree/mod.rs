@@ -538,9 +538,10 @@ impl DataTree {
         Ok(stat)
     }
 
-    /// Inserts a node whose parent already lists it (or is being built), updating indexes.
-    fn insert_raw(&mut self, path: &str, node: Znode) {
-        self.digest = self.digest.wrapping_add(node_hash(path, &node, self.acls.hash(node.acl)));
+    /// Counts a node that is entering the tree in the digest, the data size and the
+    /// ephemeral, container and TTL indexes (not in the map itself).
+    fn index_node(&mut self, path: &str, node: &Znode) {
+        self.digest = self.digest.wrapping_add(node_hash(path, node, self.acls.hash(node.acl)));
         self.data_size += (path.len() + node.data_len()) as u64;
         match node.stat.kind() {
             NodeKind::Ephemeral(s) => {
@@ -554,6 +555,11 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
+    }
+
+    /// Inserts a node whose parent already lists it (or is being built), updating indexes.
+    fn insert_raw(&mut self, path: &str, node: Znode) {
+        self.index_node(path, &node);
         let old = self.nodes.insert(path.into(), node);
         assert!(old.is_none(), "insert_raw over an existing node {path}");
     }

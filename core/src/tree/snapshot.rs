@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::acls::AclId;
-use super::{kind_of, node_hash, DataTree, NodeKind, StoredStat, Znode};
+use super::{kind_of, DataTree, NodeKind, StoredStat, Znode};
 use crate::ids::Zxid;
 use crate::path;
 use crate::wire::jute::{DecodeError, DecodeResult, Reader, Writer};
@@ -99,20 +99,7 @@ pub(super) fn decode(r: &mut Reader<'_>) -> DecodeResult<DataTree> {
     }
     link_parents(&mut nodes, &input_pos)?;
     for (p, n) in &nodes {
-        t.digest = t.digest.wrapping_add(node_hash(p, n, t.acls.hash(n.acl)));
-        t.data_size += (p.len() + n.data_len()) as u64;
-        match n.stat.kind() {
-            NodeKind::Ephemeral(s) => {
-                t.ephemerals.entry(s).or_default().insert(p.to_string());
-            }
-            NodeKind::Container => {
-                t.containers.insert(p.to_string());
-            }
-            NodeKind::Ttl(_) => {
-                t.ttls.insert(p.to_string());
-            }
-            NodeKind::Persistent => {}
-        }
+        t.index_node(p, n);
     }
     t.nodes = BTreeMap::from_iter(nodes);
     debug_assert!(t.check_invariants());
