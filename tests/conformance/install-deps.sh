@@ -7,7 +7,7 @@
 # libc, and qemu-user.
 # Idempotent: does nothing when everything is already installed.
 set -euo pipefail
-pkgs=(zookeeper zookeeper-bin python3-kazoo python3-pytest python3-mock python3-objgraph netcat-openbsd
+pkgs=(zookeeper zookeeper-bin python3-kazoo python3-pytest python3-pytest-timeout python3-mock python3-objgraph netcat-openbsd
   libservlet-api-java g++ gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,7 +13,8 @@
 # (their server.N lines end in :observer), e.g. --cluster 4 --observer-start 4.
 #
 # Env: KEEPER_BIN (keeper mode; default target/release/keeper), KAZOO_TIMEOUT (seconds,
-# default 1800), ZOOKEEPER_PORT_OFFSET (default 20000), KAZOO_TESTS (tests dir),
+# default 1800, the whole run), KAZOO_TEST_TIMEOUT (seconds per test, default 60, when
+# python3-pytest-timeout is installed), ZOOKEEPER_PORT_OFFSET (default 20000), KAZOO_TESTS (tests dir),
 # ZOOKEEPER_OBSERVER_START_ID (as --observer-start).
 # Failed tests are run once more (fresh cluster); those that pass then count and are
 # printed as FLAKY. Env KAZOO_RERUN_TIMEOUT (default 300 s) bounds that second try.
@@ -82,10 +83,19 @@ fi
 # Copy the tests so pytest may write next to them (__pycache__, conftest discovery).
 cp -r "$tests" "$work/tests"
 log="$work/pytest.log"
+# Some kazoo tests wait on events without a bound (test_lock's TestSemaphore::
+# test_handle_session_loss waits forever if a session-loss wake-up is missed): with
+# pytest-timeout (Debian python3-pytest-timeout, from install-deps.sh) a test that runs
+# past KAZOO_TEST_TIMEOUT seconds fails instead of hanging the suite, and gets its second
+# try below. SIGALRM interrupts the test's own thread, so the run goes on.
+per_test=()
+if "$py" -c 'import pytest_timeout' 2>/dev/null; then
+  per_test=(--timeout "${KAZOO_TEST_TIMEOUT:-60}" --timeout-method signal)
+fi
 echo "run-kazoo: mode=$mode cluster=$cluster observer_start=${observer_start:--} tests=$tests timeout=${KAZOO_TIMEOUT:-1800}s"
 set +e
 ( cd "$work" && timeout -k 30 "${KAZOO_TIMEOUT:-1800}" \
-    "$py" -m pytest "$work/tests" -q -p no:cacheprovider -o addopts="" \
+    "$py" -m pytest "$work/tests" -q -p no:cacheprovider -o addopts="" "${per_test[@]+"${per_test[@]}"}" \
     --ignore="$work/tests/test_eventlet_handler.py" --ignore="$work/tests/test_gevent_handler.py" \
     "${extra[@]+"${extra[@]}"}" ) > "$log" 2>&1
 rc=$?
@@ -107,7 +117,8 @@ if [ -n "$summary" ] && [ "$failed" -gt 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 
   if [ "${#again[@]}" -gt 0 ]; then
     set +e
     ( cd "$work" && timeout -k 30 "${KAZOO_RERUN_TIMEOUT:-300}" \
-        "$py" -m pytest "${again[@]}" -q -p no:cacheprovider -o addopts="" -rA ) > "$work/rerun.log" 2>&1
+        "$py" -m pytest "${again[@]}" -q -p no:cacheprovider -o addopts="" -rA \
+        "${per_test[@]+"${per_test[@]}"}" ) > "$work/rerun.log" 2>&1
     set -e
     [ -n "${KAZOO_LOG_OUT:-}" ] && cp "$work/rerun.log" "$KAZOO_LOG_OUT.rerun"
     mapfile -t flaky < <(grep -oE '^PASSED [^ ]+' "$work/rerun.log" | cut -d' ' -f2)
