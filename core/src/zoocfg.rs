@@ -68,6 +68,11 @@ pub struct ZooCfg {
     pub pre_alloc_size_kb: u64,
     /// `forceSync` (default yes).
     pub force_sync: bool,
+    /// `keeper.serverThreads` (keeper's own; default 1, at least 1): threads that run the
+    /// server's event loop (client and peer connections, the node). With 1, one thread
+    /// runs them all and no request crosses threads between its socket and the node; the
+    /// log and snapshot writers always have threads of their own.
+    pub server_threads: usize,
     /// `dynamicConfigFile`, if set: the file that holds the `server.N` lines (see
     /// [`crate::dynamic_config`]).
     pub dynamic_config_file: Option<String>,
@@ -182,6 +187,10 @@ pub const PROMETHEUS_PROVIDER: &str =
     "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 /// `metricsProvider.className` of ZooKeeper's default provider (no HTTP endpoint).
 pub const DEFAULT_PROVIDER: &str = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
+
+/// The most event-loop threads `keeper.serverThreads` may ask for (a typo such as 1000
+/// is refused rather than started).
+pub const MAX_SERVER_THREADS: usize = 256;
 
 /// Parses myid file text: one server id in ASCII decimal, surrounding whitespace ignored.
 pub fn parse_myid(text: &str) -> Result<ServerId, ConfigError> {
@@ -332,6 +341,7 @@ impl Builder {
             autopurge_purge_interval_hours: 0,
             pre_alloc_size_kb: 65536,
             force_sync: true,
+            server_threads: 1,
             dynamic_config_file: None,
             config_version: 0,
             source_path: None,
@@ -433,6 +443,13 @@ impl Builder {
             "autopurge.purgeInterval" => cfg.autopurge_purge_interval_hours = number(p, v)?,
             "preAllocSize" | "zookeeper.preAllocSize" => cfg.pre_alloc_size_kb = number(p, v)?,
             "forceSync" | "zookeeper.forceSync" => cfg.force_sync = boolean(p, v)?,
+            "keeper.serverThreads" => {
+                cfg.server_threads = number(p, v)?;
+                if cfg.server_threads == 0 || cfg.server_threads > MAX_SERVER_THREADS {
+                    let why = format!("must be between 1 and {MAX_SERVER_THREADS}");
+                    return Err(err(p, &why));
+                }
+            }
             "dynamicConfigFile" => cfg.dynamic_config_file = Some(v.to_string()),
             key => {
                 if let Some(id) = key.strip_prefix("server.") {
@@ -650,6 +667,18 @@ server.2=localhost:20022:20021:observer
         assert!(!cfg.is_distributed());
         assert!(cfg.force_sync);
         assert_eq!(cfg.pre_alloc_size_kb, 65536);
+        assert_eq!(cfg.server_threads, 1);
+    }
+
+    #[test]
+    fn server_threads_is_bounded() {
+        let cfg = ZooCfg::parse("dataDir=/d\nkeeper.serverThreads=4\n").unwrap();
+        assert_eq!(cfg.server_threads, 4);
+        assert!(cfg.unknown.is_empty());
+        for bad in ["0", "257", "-1", "two"] {
+            let e = rejected(&format!("dataDir=/d\nkeeper.serverThreads={bad}\n"));
+            assert_eq!(e.line, 2, "{bad}: {e}");
+        }
     }
 
     #[test]
