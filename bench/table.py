@@ -68,6 +68,8 @@ def workload_table(rows, names):
         lat = lambda r: "/".join(f"{r[q] / 1000:.2f}" for q in ("p50_us", "p99_us", "p999_us"))
         base = name.removeprefix("ensemble-")
         label = base if base != "mixed" else f"mixed {k['read_pct']:.0f}% get"
+        if k.get("rate"):
+            label = f"set at {k['rate']:.0f}/s offered"
         if base != name:
             label = f"3-member ensemble: {label}"
         errs = "" if z["errors"] + k["errors"] == 0 else f" (errors zk {z['errors']}, keeper {k['errors']})"

@@ -4,7 +4,8 @@
 //! --read-pct 90 --payload 100 --keys 10000 --warmup 2 --duration 10` opens the sessions
 //! round-robin over the servers, creates the key znodes under `--prefix`, runs the workload
 //! and prints a table, then the same figures as one JSON line (last line of stdout).
-//! `--probe` instead waits until a server answers and prints how long that took (restart
+//! `--rate R` makes it an open loop at R requests per second (the same offered load for
+//! every server, so their latencies compare). `--probe` instead waits until a server answers and prints how long that took (restart
 //! timing); `--probe --write` waits for a successful write instead (failover timing). It works against any ZooKeeper server: nothing keeper-specific is spoken.
 //!
 //! Invariant: options are checked before any connection is made; a bad value is a usage
@@ -134,6 +135,11 @@ struct Opts {
     /// Client runtime threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Offered load in requests per second over all workers (0: closed loop, as fast as
+    /// the server answers). Each of the sessions x depth workers is due every
+    /// workers/rate seconds; a request the server made late is timed from when it was due.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Local server processes (comma-separated PIDs) whose CPU time over the measured
     /// window is reported as `server_cpu_s` and `server_cpu_us_per_op` (from /proc).
     #[arg(long, value_delimiter = ',')]
@@ -195,6 +201,11 @@ impl Opts {
             }
         };
         cpu::cpu_seconds(&self.server_pid)?; // an unreadable PID is a usage error
+        if !(self.rate.is_finite() && (0.0..=10_000_000.0).contains(&self.rate)) {
+            return Err(format!("--rate {} is not a rate in 0..10000000 per second", self.rate));
+        }
+        let workers = (self.sessions * self.depth) as f64;
+        let interval = (self.rate > 0.0).then(|| Duration::from_secs_f64(workers / self.rate));
         let spec = Spec {
             workload: Workload::parse(&self.workload)?,
             read_pct: self.read_pct,
@@ -213,6 +224,7 @@ impl Opts {
             setup: !self.no_setup,
             session_timeout: Duration::from_millis(self.session_timeout_ms),
             server_pids: self.server_pid.clone(),
+            interval,
         })
     }
 }

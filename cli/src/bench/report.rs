@@ -55,6 +55,8 @@ pub struct Settings {
     pub read_pct: u32,
     pub payload_bytes: usize,
     pub keys: u64,
+    /// Offered requests per second (`--rate`), or None for a closed loop.
+    pub rate: Option<f64>,
 }
 
 /// One run's results.
@@ -99,6 +101,7 @@ impl Report {
             "read_pct": s.read_pct,
             "payload_bytes": s.payload_bytes,
             "keys": s.keys,
+            "rate": s.rate,
             "window_s": round3(self.window.as_secs_f64()),
             "ops": self.ops(),
             "reads": self.tally.reads,
@@ -192,6 +195,7 @@ mod tests {
             read_pct: 90,
             payload_bytes: 100,
             keys: 10,
+            rate: None,
         };
         Report { settings, window: Duration::from_millis(window_ms), tally, server_cpu_s: None }
     }

@@ -3,7 +3,10 @@
 //!
 //! Invariant: at most `sessions × depth` requests are outstanding at any time (closed
 //! loop: the offered load adapts to the server, so a slow server is measured as slow rather
-//! than buried under a queue the client built). Requests that start before the warm-up ends
+//! than buried under a queue the client built). With an `interval` (`--rate`) each worker
+//! instead sends when it is due, and a request sent late because the previous one was
+//! still unanswered is timed from when it was due (no coordinated omission); one sent late
+//! only because the client's timer woke late is timed from when it went out. Requests that start before the warm-up ends
 //! are sent but not counted. Everything goes through the plain ZooKeeper client protocol
 //! (keeper-net's client), so the same run works against any ZooKeeper server.
 
@@ -36,6 +39,8 @@ pub struct Plan {
     pub session_timeout: Duration,
     /// Local server processes whose CPU time over the measured window is reported.
     pub server_pids: Vec<u32>,
+    /// With `--rate`: how often each worker is due to send (None: closed loop).
+    pub interval: Option<Duration>,
 }
 
 /// Connects, sets up, runs the workload and returns what was measured.
@@ -73,6 +78,7 @@ pub async fn run(plan: &Plan) -> Result<Report, String> {
         read_pct: plan.spec.read_pct,
         payload_bytes: plan.payload_bytes,
         keys: plan.spec.keys,
+        rate: plan.interval.map(|every| (plan.sessions * plan.depth) as f64 / every.as_secs_f64()),
     };
     Ok(Report { settings, window, tally, server_cpu_s })
 }
@@ -144,7 +150,7 @@ async fn setup(plan: &Plan, clients: &[Client], payload: &Bytes) -> Result<(), S
     }
     let load = Spec { workload: Workload::Load, ..plan.spec.clone() };
     let far = Instant::now() + Duration::from_secs(24 * 3600);
-    let unlimited = Plan { ops_limit: None, ..plan.clone() };
+    let unlimited = Plan { ops_limit: None, interval: None, ..plan.clone() };
     let (tally, _) = drive(&unlimited, clients, &load, payload, Instant::now(), far).await;
     let bad: u64 = tally.errors.iter().filter(|(k, _)| *k != "NodeExists").map(|(_, n)| n).sum();
     if bad > 0 {
@@ -171,7 +177,9 @@ async fn drive(
         let source = OpSource::new(spec, payload.clone(), w, workers);
         let issued = issued.clone();
         let limit = plan.ops_limit.unwrap_or(u64::MAX);
-        tasks.push(tokio::spawn(worker(client, source, issued, limit, measure_from, end)));
+        let pace = plan.interval.map(|every| Pace::new(every, w, workers, Instant::now()));
+        let run = worker(client, source, issued, limit, pace, measure_from, end);
+        tasks.push(tokio::spawn(run));
     }
     let mut total = Tally::new();
     let mut last: Option<Instant> = None;
@@ -187,19 +195,62 @@ async fn drive(
     (total, last)
 }
 
-/// One closed-loop worker: request, wait, record, repeat.
+/// When an open-loop worker is next due to send.
+struct Pace {
+    every: Duration,
+    next: Instant,
+}
+
+impl Pace {
+    /// Worker `w` of `workers`: workers are staggered evenly over one interval so the
+    /// offered load is smooth rather than in bursts of `workers` requests.
+    fn new(every: Duration, w: u64, workers: u64, now: Instant) -> Pace {
+        let offset = every.mul_f64(w as f64 / workers as f64);
+        Pace { every, next: now + offset }
+    }
+
+    /// Takes the next slot at `now`: `Ok(due)` when it is already due (send at once; if
+    /// the server kept the previous request past this slot, its latency counts from the
+    /// slot), `Err(due)` when the worker must first wait until `due`.
+    fn take(&mut self, now: Instant) -> Result<Instant, Instant> {
+        let due = self.next;
+        self.next += self.every;
+        if now >= due {
+            Ok(due)
+        } else {
+            Err(due)
+        }
+    }
+
+    /// Waits until the next request is due; returns the instant its latency counts from.
+    async fn due(&mut self) -> Instant {
+        match self.take(Instant::now()) {
+            Ok(due) => due,
+            Err(due) => {
+                tokio::time::sleep_until(due.into()).await;
+                Instant::now() // the timer's own lateness is the client's, not the server's
+            }
+        }
+    }
+}
+
+/// One worker: request, wait, record, repeat (with a `pace`, only when due).
 async fn worker(
     client: Client,
     mut source: OpSource,
     issued: Arc<AtomicU64>,
     limit: u64,
+    mut pace: Option<Pace>,
     measure_from: Instant,
     end: Instant,
 ) -> (Tally, Option<Instant>) {
     let mut tally = Tally::new();
     let mut last = None;
     loop {
-        let sent = Instant::now();
+        let sent = match pace.as_mut() {
+            Some(p) => p.due().await,
+            None => Instant::now(),
+        };
         if sent >= end || issued.fetch_add(1, Ordering::Relaxed) >= limit {
             break;
         }
@@ -239,5 +290,40 @@ fn error_name(e: &ClientError) -> String {
         ClientError::Keeper(k) => format!("{k:?}"),
         ClientError::ConnectionLoss(_) => "ConnectionLoss".into(),
         ClientError::Protocol(_) => "Protocol".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Workers are spread over one interval, and each is due once per interval after that.
+    #[test]
+    fn paced_workers_are_staggered_over_one_interval() {
+        let t0 = Instant::now();
+        let every = Duration::from_millis(8);
+        let firsts: Vec<Duration> = (0..4).map(|w| Pace::new(every, w, 4, t0).next - t0).collect();
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(firsts, vec![ms(0), ms(2), ms(4), ms(6)]);
+        let mut p = Pace::new(every, 1, 4, t0);
+        assert_eq!(p.take(t0), Err(t0 + ms(2)), "not due yet: wait");
+        assert_eq!(p.take(t0 + ms(10)), Ok(t0 + ms(10)), "due exactly now");
+        assert_eq!(p.take(t0 + ms(10)), Err(t0 + ms(18)));
+    }
+
+    /// A worker the server held up sends its overdue requests at once, each timed from
+    /// the slot it was due in (no coordinated omission), and waits again once caught up.
+    #[test]
+    fn a_held_up_worker_counts_from_its_missed_slots() {
+        let t0 = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        let mut p = Pace::new(ms(10), 0, 1, t0);
+        assert_eq!(p.take(t0), Ok(t0));
+        // The reply came back at 35 ms: the slots at 10, 20 and 30 ms were missed.
+        let late = t0 + ms(35);
+        assert_eq!(p.take(late), Ok(t0 + ms(10)));
+        assert_eq!(p.take(late), Ok(t0 + ms(20)));
+        assert_eq!(p.take(late), Ok(t0 + ms(30)));
+        assert_eq!(p.take(late), Err(t0 + ms(40)));
     }
 }
