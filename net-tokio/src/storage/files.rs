@@ -59,6 +59,9 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Bytes a large file is written in between fsyncs (see [`replace_file`]).
+const WRITE_SLICE: usize = 4 << 20;
+
 /// Replaces `path` with `bytes` so that a crash leaves either the old file or the whole
 /// new one: write `<path>.tmp`, fsync it, rename it over `path`, fsync the directory. On
 /// error the temporary file is removed.
@@ -66,7 +69,18 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = PathBuf::from(format!("{}.tmp", path.display()));
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        io::Write::write_all(&mut f, bytes)?;
+        // A large file goes out a slice at a time, each made durable before the next is
+        // written. Written whole, a snapshot of 250,000 znodes (about 70 MB) left all of
+        // it dirty for one fsync of 60+ ms, and on ext4 (data=ordered) the log's
+        // fdatasync in that window waited in the same journal commit: every snapshot
+        // stalled the writes for as long. Sliced, a log fsync waits for one slice.
+        let mut slices = bytes.chunks(WRITE_SLICE).peekable();
+        while let Some(slice) = slices.next() {
+            io::Write::write_all(&mut f, slice)?;
+            if slices.peek().is_some() {
+                f.sync_data()?;
+            }
+        }
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path)?;
