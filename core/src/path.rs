@@ -8,22 +8,52 @@ use crate::error::KeeperError;
 use crate::limits::MAX_PATH_BYTES;
 
 /// Accepts a path ZooKeeper accepts; BADARGUMENTS otherwise.
+///
+/// No allocation, and for the usual path one branch-free pass: every read and write
+/// validates its path, so this is on the hot path. Otherwise one walk over the bytes cuts
+/// components at each `/` and refuses ASCII control bytes on the way; only a path holding
+/// non-ASCII bytes is walked again as chars for the forbidden ranges above U+007F.
 pub fn validate(path: &str) -> Result<(), KeeperError> {
-    if path.is_empty() || !path.starts_with('/') || path.len() > MAX_PATH_BYTES {
+    let b = path.as_bytes();
+    if b.first() != Some(&b'/') || b.len() > MAX_PATH_BYTES {
         return Err(KeeperError::BadArguments);
     }
-    if path == "/" {
+    if b.len() == 1 {
         return Ok(());
     }
-    if path.ends_with('/') {
-        return Err(KeeperError::BadArguments);
+    // The common case, decided without branching per byte (so it vectorises): printable
+    // ASCII only, no `/` followed by `/` or `.`, no trailing `/`. Anything else (including
+    // a harmless `/.hidden`) takes the exact walk below.
+    let unusual = b.iter().fold(0u8, |acc, &c| acc | u8::from(c < 0x20) | u8::from(c >= 0x7F))
+        | b.iter().zip(&b[1..]).fold(0u8, |acc, (&x, &y)| {
+            acc | (u8::from(x == b'/') & u8::from(y == b'/' || y == b'.'))
+        });
+    if unusual == 0 && b[b.len() - 1] != b'/' {
+        return Ok(());
     }
-    for component in path[1..].split('/') {
-        if component.is_empty() || component == "." || component == ".." {
+    let mut start = 1;
+    let mut non_ascii = false;
+    for (i, &c) in b.iter().enumerate().skip(1) {
+        if c == b'/' {
+            component(&b[start..i])?;
+            start = i + 1;
+        } else if c < 0x20 || c == 0x7F {
             return Err(KeeperError::BadArguments);
+        } else if c >= 0x80 {
+            non_ascii = true;
         }
     }
-    if path.chars().any(forbidden) {
+    // A trailing `/` leaves an empty last component.
+    component(&b[start..])?;
+    if non_ascii && path.chars().any(forbidden) {
+        return Err(KeeperError::BadArguments);
+    }
+    Ok(())
+}
+
+/// One component between slashes: not empty, `.` or `..`.
+fn component(c: &[u8]) -> Result<(), KeeperError> {
+    if c.is_empty() || c == b"." || c == b".." {
         return Err(KeeperError::BadArguments);
     }
     Ok(())
@@ -95,6 +125,41 @@ mod tests {
             &long,
         ] {
             assert_eq!(validate(p), Err(KeeperError::BadArguments), "{p:?}");
+        }
+    }
+
+    /// The former validator (split on `/`, then every char), kept as the reference the
+    /// single-pass one must agree with.
+    fn reference(path: &str) -> Result<(), KeeperError> {
+        if path.is_empty() || !path.starts_with('/') || path.len() > MAX_PATH_BYTES {
+            return Err(KeeperError::BadArguments);
+        }
+        if path == "/" {
+            return Ok(());
+        }
+        if path.ends_with('/') {
+            return Err(KeeperError::BadArguments);
+        }
+        for component in path[1..].split('/') {
+            if component.is_empty() || component == "." || component == ".." {
+                return Err(KeeperError::BadArguments);
+            }
+        }
+        if path.chars().any(forbidden) {
+            return Err(KeeperError::BadArguments);
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn single_pass_agrees_with_reference(
+            parts in proptest::collection::vec("[a./\\x00-\\x20\\x7e-\\u{a0}\\u{d7ff}\\u{e000}\\u{fff0}é]{0,4}", 0..5),
+            lead in proptest::bool::ANY,
+        ) {
+            let mut p = if lead { String::from("/") } else { String::new() };
+            p.push_str(&parts.join("/"));
+            proptest::prop_assert_eq!(validate(&p), reference(&p), "{:?}", p);
         }
     }
 
