@@ -31,19 +31,21 @@ const _: () = assert!(STAT_BYTES == 68);
 
 /// Writes a Stat in its 68-byte wire order.
 pub fn write_stat(w: &mut Writer, stat: &Stat) {
-    let before = w.len();
-    w.i64(stat.czxid);
-    w.i64(stat.mzxid);
-    w.i64(stat.ctime);
-    w.i64(stat.mtime);
-    w.i32(stat.version);
-    w.i32(stat.cversion);
-    w.i32(stat.aversion);
-    w.i64(stat.ephemeral_owner);
-    w.i32(stat.data_length);
-    w.i32(stat.num_children);
-    w.i64(stat.pzxid);
-    assert_eq!(w.len() - before, STAT_BYTES);
+    // Assembled on the stack and appended at once: one capacity check instead of eleven
+    // (every exists and getData reply carries a Stat).
+    let mut b = [0u8; STAT_BYTES];
+    b[0..8].copy_from_slice(&stat.czxid.to_be_bytes());
+    b[8..16].copy_from_slice(&stat.mzxid.to_be_bytes());
+    b[16..24].copy_from_slice(&stat.ctime.to_be_bytes());
+    b[24..32].copy_from_slice(&stat.mtime.to_be_bytes());
+    b[32..36].copy_from_slice(&stat.version.to_be_bytes());
+    b[36..40].copy_from_slice(&stat.cversion.to_be_bytes());
+    b[40..44].copy_from_slice(&stat.aversion.to_be_bytes());
+    b[44..52].copy_from_slice(&stat.ephemeral_owner.to_be_bytes());
+    b[52..56].copy_from_slice(&stat.data_length.to_be_bytes());
+    b[56..60].copy_from_slice(&stat.num_children.to_be_bytes());
+    b[60..68].copy_from_slice(&stat.pzxid.to_be_bytes());
+    w.raw(&b);
 }
 
 /// Reads a Stat.
@@ -129,9 +131,11 @@ pub fn read_request_header(r: &mut Reader) -> DecodeResult<RequestHeader> {
 
 /// Writes a ReplyHeader {int xid, long zxid, int err}.
 pub fn write_reply_header(w: &mut Writer, header: &ReplyHeader) {
-    w.i32(header.xid);
-    w.i64(header.zxid);
-    w.i32(header.err);
+    let mut b = [0u8; 16];
+    b[0..4].copy_from_slice(&header.xid.to_be_bytes());
+    b[4..12].copy_from_slice(&header.zxid.to_be_bytes());
+    b[12..16].copy_from_slice(&header.err.to_be_bytes());
+    w.raw(&b);
 }
 
 /// Reads a ReplyHeader.
