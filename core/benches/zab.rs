@@ -79,7 +79,7 @@ impl Trio {
 
     fn pump(&mut self) {
         while let Some((from, to, msg)) = self.wire.pop_front() {
-            self.input(to, Input::Peer { from: ServerId(from), msg });
+            self.input(to, Input::Peer { from: ServerId(from), msg: Box::new(msg) });
         }
     }
 

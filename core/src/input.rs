@@ -33,9 +33,28 @@ pub enum Input {
     /// rebuilds the node from its disk before reporting `full: true`, so no write whose
     /// record failed is ever applied (see net-tokio's `disk_full`).
     DiskFull { full: bool },
-    /// A message from another server of the ensemble, on the connection to it.
-    Peer { from: ServerId, msg: PeerMsg },
+    /// A message from another server of the ensemble, on the connection to it. Boxed: a
+    /// peer message is the largest input by far, and every client request would otherwise
+    /// be moved about at its size.
+    Peer { from: ServerId, msg: Box<PeerMsg> },
     /// The connection to `id` broke (reset, timeout, or the driver gave up on it): whatever
     /// was in flight on it is lost, and the next message from `id` starts a new connection.
     PeerDown { id: ServerId },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Input;
+    use crate::proto::Request;
+
+    /// Every client request is moved several times between the codec, the driver's
+    /// channel and the node; kept within 128 bytes those moves are a few vector
+    /// instructions instead of a `memcpy` call each. Rare large payloads (peer messages,
+    /// setWatches lists) are boxed to keep it so.
+    #[test]
+    fn inputs_stay_small() {
+        eprintln!("Input {} Request {}", size_of::<Input>(), size_of::<Request>());
+        assert!(size_of::<Request>() <= 104, "Request is {} bytes", size_of::<Request>());
+        assert!(size_of::<Input>() <= 128, "Input is {} bytes", size_of::<Input>());
+    }
 }

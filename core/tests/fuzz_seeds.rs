@@ -76,7 +76,7 @@ fn requests() -> Vec<Request> {
         Request::RemoveWatches { path: p(), watcher_type: 1 },
         Request::DeleteContainer { path: p() },
         Request::Auth { auth_type: 0, scheme: "digest".into(), auth: Bytes::from_static(b"u:p") },
-        Request::SetWatches {
+        Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
             relative_zxid: Zxid(0x1_0000_0003),
             data: vec![p()],
             exist: vec!["/gone".into()],
@@ -84,7 +84,7 @@ fn requests() -> Vec<Request> {
             persistent: vec![p()],
             persistent_recursive: vec!["/app".into()],
             v2: true,
-        },
+        })),
         Request::Sasl { token: Bytes::new() },
         Request::GetEphemerals { prefix: "/".into() },
         Request::GetAllChildrenNumber { path: "/".into() },

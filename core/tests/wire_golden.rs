@@ -205,7 +205,7 @@ fn every_request() -> Vec<(i32, &'static str, Request)> {
         (
             -8,
             "setWatches (101)",
-            Request::SetWatches {
+            Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
                 relative_zxid: Zxid::new(1, 5),
                 data: vec!["/a".into()],
                 exist: vec!["/b".into()],
@@ -213,7 +213,7 @@ fn every_request() -> Vec<(i32, &'static str, Request)> {
                 persistent: vec![],
                 persistent_recursive: vec![],
                 v2: false,
-            },
+            })),
         ),
         (19, "sasl (102)", Request::Sasl { token: Bytes::from_static(&[0x60, 0x82]) }),
         (20, "getEphemerals (103)", Request::GetEphemerals { prefix: "/app".into() }),
@@ -221,7 +221,7 @@ fn every_request() -> Vec<(i32, &'static str, Request)> {
         (
             -8,
             "setWatches2 (105)",
-            Request::SetWatches {
+            Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
                 relative_zxid: Zxid::new(1, 5),
                 data: vec![],
                 exist: vec![],
@@ -229,7 +229,7 @@ fn every_request() -> Vec<(i32, &'static str, Request)> {
                 persistent: vec!["/p".into()],
                 persistent_recursive: vec!["/r".into()],
                 v2: true,
-            },
+            })),
         ),
         (22, "addWatch (106), recursive", Request::AddWatch { path: "/a".into(), mode: 1 }),
         (23, "whoAmI (107)", Request::WhoAmI),

@@ -214,7 +214,7 @@ fn client_side_decoders_refuse_malformed_answers() {
 #[test]
 #[should_panic(expected = "persistent watches")]
 fn set_watches_v1_cannot_carry_persistent_watches() {
-    let req = Request::SetWatches {
+    let req = Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
         relative_zxid: keeper_core::Zxid(5),
         data: vec![],
         exist: vec![],
@@ -222,6 +222,6 @@ fn set_watches_v1_cannot_carry_persistent_watches() {
         persistent: vec!["/a".into()],
         persistent_recursive: vec![],
         v2: false,
-    };
+    }));
     encode_request(-8, &req, &mut Vec::new());
 }

@@ -113,7 +113,7 @@ async fn set_watches_reveals_nothing_unreadable() {
     let bob = setup(addr).await;
     let (mallory, mut events) = client(addr).await;
     let paths = vec!["/locked".to_string(), "/locked/child".to_string()];
-    let set = Request::SetWatches {
+    let set = Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
         relative_zxid: Zxid::ZERO,
         data: paths.clone(),
         exist: paths.clone(),
@@ -121,12 +121,12 @@ async fn set_watches_reveals_nothing_unreadable() {
         persistent: paths.clone(),
         persistent_recursive: paths,
         v2: true,
-    };
+    }));
     mallory.request(set).await.unwrap();
     bob.set_data("/locked/child", b"t", -1).await.unwrap();
     bob.create("/locked/other", b"", bob_only(), 0, None).await.unwrap();
     // The control: a catch-up event for a readable node that changed.
-    let set_open = Request::SetWatches {
+    let set_open = Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
         relative_zxid: Zxid::ZERO,
         data: vec!["/open".into()],
         exist: vec![],
@@ -134,7 +134,7 @@ async fn set_watches_reveals_nothing_unreadable() {
         persistent: vec![],
         persistent_recursive: vec![],
         v2: true,
-    };
+    }));
     mallory.request(set_open).await.unwrap();
     let ev = next(&mut events).await;
     assert_eq!((ev.event_type, ev.path.as_str()), (EventType::NodeDataChanged, "/open"));

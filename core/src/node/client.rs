@@ -302,15 +302,16 @@ impl Node {
                 let result = crate::path::validate(&path).map(|_| Response::Sync { path });
                 self.reply(conn, xid, result, arrived);
             }
-            Request::SetWatches {
-                relative_zxid,
-                data,
-                exist,
-                child,
-                persistent,
-                persistent_recursive,
-                ..
-            } => {
+            Request::SetWatches(sw) => {
+                let crate::proto::SetWatches {
+                    relative_zxid,
+                    data,
+                    exist,
+                    child,
+                    persistent,
+                    persistent_recursive,
+                    ..
+                } = *sw;
                 let mut all = self.on_set_watches(conn, relative_zxid, &data, &exist, &child);
                 for p in persistent {
                     all &= self.watches.add(conn, WatchKind::Persistent, &p);
@@ -625,7 +626,7 @@ fn op_name(req: &Request) -> &'static str {
         Request::DeleteContainer { .. } => "DELC",
         Request::MultiRead(_) => "MLTR",
         Request::Auth { .. } => "AUTH",
-        Request::SetWatches { .. } => "SETW",
+        Request::SetWatches(_) => "SETW",
         Request::Sasl { .. } => "SASL",
         Request::GetEphemerals { .. } => "GETE",
         Request::GetAllChildrenNumber { .. } => "GETACN",

@@ -120,7 +120,7 @@ impl Cluster {
             if drop(from, to, &msg) || self.nodes[to as usize - 1].is_none() {
                 continue;
             }
-            self.input(to, Input::Peer { from: ServerId(from), msg });
+            self.input(to, Input::Peer { from: ServerId(from), msg: Box::new(msg) });
         }
     }
     /// Delivers messages until none is left, setting aside those `hold` picks.
@@ -130,7 +130,7 @@ impl Cluster {
             if hold(&msg) {
                 held.push((from, to, msg));
             } else if self.nodes[to as usize - 1].is_some() {
-                self.input(to, Input::Peer { from: ServerId(from), msg });
+                self.input(to, Input::Peer { from: ServerId(from), msg: Box::new(msg) });
             }
         }
         held

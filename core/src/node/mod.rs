@@ -283,7 +283,7 @@ impl Node {
             Input::ClientFourLetter { conn, cmd } => self.on_four_letter(conn, &cmd),
             Input::ClientClosed { conn } => self.on_client_closed(conn),
             Input::Persisted { up_to } => self.on_persisted(up_to),
-            Input::Peer { from, msg } => self.on_peer(from, msg),
+            Input::Peer { from, msg } => self.on_peer(from, *msg),
             Input::PeerDown { id } => self.on_peer_down(id),
             Input::DiskFull { full } => self.on_disk_full(full),
         }

@@ -7,7 +7,7 @@
 //! the opcodes ZooKeeper's server accepts from a client (`Request.isValid`, plus auth and
 //! sasl, which are handled before that check), so anything else is an unknown op.
 
-use crate::proto::{op, CreateOp, CreateRequest, Request};
+use crate::proto::{op, CreateOp, CreateRequest, Request, SetWatches};
 use crate::wire::jute::{DecodeResult, Reader, Writer};
 use crate::wire::multi::{self, MultiKind};
 use crate::wire::records::{read_acls, write_acls};
@@ -120,15 +120,16 @@ pub(crate) fn write_body(w: &mut Writer, req: &Request) {
             w.string(scheme);
             w.buffer(auth);
         }
-        Request::SetWatches {
-            relative_zxid,
-            data,
-            exist,
-            child,
-            persistent,
-            persistent_recursive,
-            v2,
-        } => {
+        Request::SetWatches(sw) => {
+            let SetWatches {
+                relative_zxid,
+                data,
+                exist,
+                child,
+                persistent,
+                persistent_recursive,
+                v2,
+            } = &**sw;
             assert!(
                 *v2 || (persistent.is_empty() && persistent_recursive.is_empty()),
                 "setWatches (op 101) cannot carry persistent watches; use setWatches2"
@@ -216,7 +217,7 @@ fn read_set_watches(r: &mut Reader, v2: bool) -> DecodeResult<Request> {
     let child = r.strings()?;
     let (persistent, persistent_recursive) =
         if v2 { (r.strings()?, r.strings()?) } else { (Vec::new(), Vec::new()) };
-    Ok(Request::SetWatches {
+    Ok(Request::SetWatches(Box::new(SetWatches {
         relative_zxid,
         data,
         exist,
@@ -224,5 +225,5 @@ fn read_set_watches(r: &mut Reader, v2: bool) -> DecodeResult<Request> {
         persistent,
         persistent_recursive,
         v2,
-    })
+    })))
 }

@@ -109,14 +109,16 @@ fn opt_text() -> impl Strategy<Value = Option<String>> {
 
 fn set_watches() -> impl Strategy<Value = Request> {
     (any::<i64>(), paths(), paths(), paths(), paths(), paths(), any::<bool>()).prop_map(
-        |(zxid, data, exist, child, persistent, recursive, v2)| Request::SetWatches {
-            relative_zxid: Zxid::from_i64(zxid),
-            data,
-            exist,
-            child,
-            persistent: if v2 { persistent } else { Vec::new() },
-            persistent_recursive: if v2 { recursive } else { Vec::new() },
-            v2,
+        |(zxid, data, exist, child, persistent, recursive, v2)| {
+            Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
+                relative_zxid: Zxid::from_i64(zxid),
+                data,
+                exist,
+                child,
+                persistent: if v2 { persistent } else { Vec::new() },
+                persistent_recursive: if v2 { recursive } else { Vec::new() },
+                v2,
+            }))
         },
     )
 }

@@ -171,7 +171,7 @@ impl PeerRouter {
             PeerEvent::Msg { id, generation, msg } => {
                 if self.current(id) == Some(generation) {
                     tracing::trace!(peer = %id, ?msg, "received");
-                    vec![Input::Peer { from: id, msg }]
+                    vec![Input::Peer { from: id, msg: Box::new(msg) }]
                 } else {
                     Vec::new()
                 }

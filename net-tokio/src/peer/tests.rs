@@ -19,7 +19,7 @@ fn one_generation_at_a_time_with_one_peer_down_between() {
     let msg = |generation| PeerEvent::Msg { id: peer(2), generation, msg: PeerMsg::Ping };
     let (l1, _rx1) = link(1, 8);
     assert!(r.event(PeerEvent::Up { id: peer(2), out: l1 }).is_empty());
-    assert_eq!(r.event(msg(1)), vec![Input::Peer { from: peer(2), msg: PeerMsg::Ping }]);
+    assert_eq!(r.event(msg(1)), vec![Input::Peer { from: peer(2), msg: Box::new(PeerMsg::Ping) }]);
     let (l2, _rx2) = link(2, 8);
     assert_eq!(
         r.event(PeerEvent::Up { id: peer(2), out: l2 }),
@@ -125,11 +125,11 @@ async fn two_servers_link_exchange_and_see_the_break() {
         let ev = tokio::time::timeout(within, rx1.recv()).await.unwrap().unwrap();
         assert_eq!(
             r1.event(ev),
-            vec![Input::Peer { from: peer(2), msg: PeerMsg::Commit(Zxid(z)) }]
+            vec![Input::Peer { from: peer(2), msg: Box::new(PeerMsg::Commit(Zxid(z))) }]
         );
     }
     let ev = tokio::time::timeout(within, rx2.recv()).await.unwrap().unwrap();
-    assert_eq!(r2.event(ev), vec![Input::Peer { from: peer(1), msg: PeerMsg::Ping }]);
+    assert_eq!(r2.event(ev), vec![Input::Peer { from: peer(1), msg: Box::new(PeerMsg::Ping) }]);
     // Server 2 goes away: dropping its router closes its end of the link.
     stop2.send(true).unwrap();
     drop(r2);
@@ -203,7 +203,7 @@ async fn keepalives_hold_a_quiet_link_up() {
     assert!(rx1.try_recv().is_err() && rx2.try_recv().is_err(), "the quiet link stayed up");
     assert_eq!(r2.send(peer(1), &PeerMsg::Ping), None);
     let ev = tokio::time::timeout(within, rx1.recv()).await.unwrap().unwrap();
-    assert_eq!(r1.event(ev), vec![Input::Peer { from: peer(2), msg: PeerMsg::Ping }]);
+    assert_eq!(r1.event(ev), vec![Input::Peer { from: peer(2), msg: Box::new(PeerMsg::Ping) }]);
 }
 
 #[test]

@@ -75,7 +75,7 @@ impl Sim {
             self.break_link(from, to);
             return;
         }
-        self.deliver(to, Input::Peer { from: ServerId(from), msg });
+        self.deliver(to, Input::Peer { from: ServerId(from), msg: Box::new(msg) });
     }
 
     pub(super) fn peer_down(&mut self, node: u64, peer: u64) {

@@ -198,7 +198,7 @@ impl Sim {
                 c.state = ConnState::Up { conn, node };
                 c.rewatching = !c.watches.is_empty();
                 if !c.watches.is_empty() {
-                    let req = Request::SetWatches {
+                    let req = Request::SetWatches(Box::new(keeper_core::proto::SetWatches {
                         relative_zxid: c.last_zxid,
                         data: c.watches.clone(),
                         exist: Vec::new(),
@@ -206,7 +206,7 @@ impl Sim {
                         persistent: Vec::new(),
                         persistent_recursive: Vec::new(),
                         v2: false,
-                    };
+                    }));
                     let input = Input::ClientRequest {
                         conn: ConnId(conn),
                         xid: Xid::SET_WATCHES,
