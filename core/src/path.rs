@@ -9,7 +9,7 @@ use crate::limits::MAX_PATH_BYTES;
 
 /// Accepts a path ZooKeeper accepts; BADARGUMENTS otherwise.
 ///
-/// No allocation, and for the usual path one branch-free pass: every read and write
+/// No allocation, and for the usual path a few word-wide checks: every read and write
 /// validates its path, so this is on the hot path. Otherwise one walk over the bytes cuts
 /// components at each `/` and refuses ASCII control bytes on the way; only a path holding
 /// non-ASCII bytes is walked again as chars for the forbidden ranges above U+007F.
@@ -21,14 +21,10 @@ pub fn validate(path: &str) -> Result<(), KeeperError> {
     if b.len() == 1 {
         return Ok(());
     }
-    // The common case, decided without branching per byte (so it vectorises): printable
-    // ASCII only, no `/` followed by `/` or `.`, no trailing `/`. Anything else (including
-    // a harmless `/.hidden`) takes the exact walk below.
-    let unusual = b.iter().fold(0u8, |acc, &c| acc | u8::from(c < 0x20) | u8::from(c >= 0x7F))
-        | b.iter().zip(&b[1..]).fold(0u8, |acc, (&x, &y)| {
-            acc | (u8::from(x == b'/') & u8::from(y == b'/' || y == b'.'))
-        });
-    if unusual == 0 && b[b.len() - 1] != b'/' {
+    // The common case, decided a word at a time: printable ASCII only, no `/` followed by
+    // `/` or `.`, no trailing `/`. Anything else (including a harmless `/.hidden`) takes
+    // the exact walk below.
+    if usual(b) && b[b.len() - 1] != b'/' {
         return Ok(());
     }
     let mut start = 1;
@@ -49,6 +45,40 @@ pub fn validate(path: &str) -> Result<(), KeeperError> {
         return Err(KeeperError::BadArguments);
     }
     Ok(())
+}
+
+/// True when `b` (not empty) holds only bytes 0x20..=0x7E and no `/` directly followed by
+/// `/` or `.`. Reads overlapping 8-byte words at a stride of 7, so every adjacent pair of
+/// bytes lies inside one word; a path shorter than a word is padded with `a`.
+fn usual(b: &[u8]) -> bool {
+    if b.len() < 8 {
+        let mut pad = [b'a'; 8];
+        pad[..b.len()].copy_from_slice(b);
+        return unusual_bytes(u64::from_le_bytes(pad)) == 0;
+    }
+    let mut bad = 0;
+    let mut i = 0;
+    loop {
+        let word: [u8; 8] = b[i..i + 8].try_into().expect("8 bytes");
+        bad |= unusual_bytes(u64::from_le_bytes(word));
+        if i + 8 >= b.len() {
+            return bad == 0;
+        }
+        i = (i + 7).min(b.len() - 8);
+    }
+}
+
+/// Non-zero when the 8 bytes of `v` (first byte lowest) hold a byte outside 0x20..=0x7E,
+/// or a `/` followed within the word by `/` or `.`.
+fn unusual_bytes(v: u64) -> u64 {
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let splat = |c: u8| u64::from_ne_bytes([c; 8]);
+    // The high bit of each zero byte of `x`, exactly (no borrow crosses bytes).
+    let zero = |x: u64| !(((x & !HIGH) + !HIGH) | x | !HIGH);
+    let slash = zero(v ^ splat(b'/'));
+    let dot = zero(v ^ splat(b'.'));
+    // Below 0x20 is bits 5 and 6 clear (for ASCII; non-ASCII is caught by HIGH anyway).
+    (v & HIGH) | zero(v ^ splat(0x7F)) | zero(v & splat(0x60)) | ((slash << 8) & (slash | dot))
 }
 
 /// One component between slashes: not empty, `.` or `..`.
@@ -160,6 +190,22 @@ mod tests {
             let mut p = if lead { String::from("/") } else { String::new() };
             p.push_str(&parts.join("/"));
             proptest::prop_assert_eq!(validate(&p), reference(&p), "{:?}", p);
+        }
+    }
+
+    #[test]
+    fn every_position_of_a_bad_byte_or_pair_is_found() {
+        for len in 2..40 {
+            let base: String = std::iter::once('/').chain((1..len).map(|_| 'x')).collect();
+            assert_eq!(validate(&base), Ok(()), "{base}");
+            for at in 1..len {
+                for bad in ["\0", "\u{1f}", "\u{7f}", "\u{85}", "\u{e000}", "//", "/.", "/..", "/"]
+                {
+                    let mut p = base.clone();
+                    p.replace_range(at..at + 1, bad);
+                    assert_eq!(validate(&p), reference(&p), "{p:?}");
+                }
+            }
         }
     }
 
