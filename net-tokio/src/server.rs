@@ -43,8 +43,8 @@ const TYPICAL_REQUEST_FRAME: usize = 32;
 /// long a reply waits for the batch it rides in.
 const INPUTS_PER_PASS: usize = 256;
 /// First allocation of a connection's reply buffer in a pass (a getData reply of 100 bytes
-/// is about 190), so small replies never regrow it.
-const REPLY_BUFFER_BYTES: usize = 512;
+/// is about 190), so the replies to a pipeline of ten small requests never regrow it.
+const REPLY_BUFFER_BYTES: usize = 2048;
 /// A connection's replies are sent before the pass ends once this many bytes wait, so the
 /// byte bound on unread replies is checked at least this often.
 const PASS_FLUSH_BYTES: usize = 64 * 1024;
