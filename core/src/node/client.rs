@@ -226,6 +226,7 @@ impl Node {
         }
         self.stats.packets_received += 1;
         let session = c.session.expect("open connections have a session");
+        let timeout_ms = c.timeout_ms;
         match self.sessions.get(session) {
             Some(s) if s.conn == Some(conn) && !s.closing => {}
             Some(s) if !s.closing => {
@@ -240,7 +241,6 @@ impl Node {
                 return;
             }
         }
-        let timeout_ms = self.conns[&conn].timeout_ms;
         let deadline = self.deadline_for(timeout_ms);
         self.sessions.touch(session, deadline);
         if self.read_only() {

@@ -509,18 +509,19 @@ impl Node {
         match &output {
             Output::Reply { conn, xid, zxid, .. } => {
                 self.stats.packets_sent += 1;
-                if let Some(arrived) = arrived_ms {
-                    let ms = now.saturating_sub(arrived);
+                let latency_ms = arrived_ms.map(|arrived| now.saturating_sub(arrived));
+                if let Some(ms) = latency_ms {
                     self.stats.record_latency(ms);
-                    if let Some(c) = self.conns.get_mut(conn) {
+                }
+                // One lookup of the connection per reply.
+                if let Some(c) = self.conns.get_mut(conn) {
+                    if let Some(ms) = latency_ms {
                         c.latency_min_ms =
                             if c.latency_count == 0 { ms } else { c.latency_min_ms.min(ms) };
                         c.latency_max_ms = c.latency_max_ms.max(ms);
                         c.latency_total_ms += ms;
                         c.latency_count += 1;
                     }
-                }
-                if let Some(c) = self.conns.get_mut(conn) {
                     c.sent += 1;
                     c.last_response_ms = now;
                     if xid.0 >= 0 {
