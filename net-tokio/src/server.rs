@@ -319,7 +319,16 @@ impl Router {
 
     /// Carries out one output. Encoding lives in core; this only picks the buffer or queue.
     fn route(&mut self, output: Output, storage: &StorageLink, shared: &Shared) {
-        let output = match output {
+        // Client outputs (nearly all of them) are encoded from where they lie, not moved.
+        let Some(conn) = output.client_conn() else {
+            return self.route_server(output, storage);
+        };
+        self.route_client(conn, output, shared);
+    }
+
+    /// Carries out an output for the storage writer, a peer or the log.
+    fn route_server(&mut self, output: Output, storage: &StorageLink) {
+        match output {
             Output::Persist { seq, write } => {
                 if let DurableWrite::Append(rec) = &write {
                     log_session_txn(rec);
@@ -328,40 +337,41 @@ impl Router {
                 if storage.persist.send((seq, write)).is_err() {
                     warn!("storage writer is gone; dropping persist seq={seq}");
                 }
-                return;
             }
             Output::Role(mode) => {
                 info!(mode = mode.as_str(), "role changed: {}", mode.as_str());
-                return;
             }
-            Output::Event(e) => {
-                match e {
-                    ProtocolEvent::Established { epoch } => {
-                        info!(epoch, "leading: a quorum synced")
-                    }
-                    ProtocolEvent::Snapped { zxid, .. } => {
-                        info!(%zxid, "installed the leader's snapshot")
-                    }
-                    ProtocolEvent::Looking { last_zxid } => {
-                        info!(%last_zxid, "looking for a leader")
-                    }
-                    ProtocolEvent::Reconfigured { version } => {
-                        info!(%version, "new configuration active");
-                        self.peers.note_reconfigured();
-                    }
-                    _ => tracing::trace!(?e, "protocol event"),
+            Output::Event(e) => match e {
+                ProtocolEvent::Established { epoch } => {
+                    info!(epoch, "leading: a quorum synced")
                 }
-                return;
-            }
+                ProtocolEvent::Snapped { zxid, .. } => {
+                    info!(%zxid, "installed the leader's snapshot")
+                }
+                ProtocolEvent::Looking { last_zxid } => {
+                    info!(%last_zxid, "looking for a leader")
+                }
+                ProtocolEvent::Reconfigured { version } => {
+                    info!(%version, "new configuration active");
+                    self.peers.note_reconfigured();
+                }
+                _ => tracing::trace!(?e, "protocol event"),
+            },
             Output::Send { to, msg } => {
                 if let Some(down) = self.peers.send(to, &msg) {
                     self.deferred.push(down);
                 }
-                return;
             }
-            client_output => client_output,
-        };
-        let conn = output.client_conn().expect("non-client outputs are handled above");
+            Output::Connected { .. }
+            | Output::Reply { .. }
+            | Output::Watch { .. }
+            | Output::Text { .. }
+            | Output::Close { .. } => unreachable!("client outputs go to route_client"),
+        }
+    }
+
+    /// Encodes a client output into the connection's buffer for this pass (or closes it).
+    fn route_client(&mut self, conn: ConnId, output: Output, shared: &Shared) {
         let Some(c) = self.conns.get(&conn) else {
             debug!(%conn, "output for a connection already gone");
             return;
@@ -374,16 +384,16 @@ impl Router {
         }
         let buf =
             self.pending.entry(conn).or_insert_with(|| Vec::with_capacity(REPLY_BUFFER_BYTES));
-        match output {
-            Output::Connected { resp, .. } => codec::encode_connect_response(&resp, buf),
+        match &output {
+            Output::Connected { resp, .. } => codec::encode_connect_response(resp, buf),
             Output::Reply { xid, zxid, result, .. } => {
                 let before = buf.len();
-                codec::encode_reply(xid.0, zxid.0 as i64, &result, buf);
+                codec::encode_reply(xid.0, zxid.0 as i64, result, buf);
                 // ZooKeeper counts the serialized reply, without the frame's length prefix.
                 shared.stats.record_response((buf.len() - before).saturating_sub(4));
             }
             Output::Watch { zxid, event, .. } => {
-                codec::encode_notification(zxid.0 as i64, &event, buf)
+                codec::encode_notification(zxid.0 as i64, event, buf)
             }
             Output::Text { text, .. } => buf.extend_from_slice(text.as_bytes()),
             Output::Close { .. } => {
@@ -391,7 +401,7 @@ impl Router {
                 self.send(conn, Outbound::Close, shared);
                 return;
             }
-            _ => unreachable!("non-client outputs are handled above"),
+            _ => unreachable!("route sends only client outputs here"),
         }
         if buf.len() >= PASS_FLUSH_BYTES {
             self.flush_one(conn, shared);
