@@ -59,6 +59,7 @@ impl<'a> Reader<'a> {
     pub fn rest(&self) -> &'a [u8] {
         &self.buf[self.pos..]
     }
+    #[inline]
     fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         if self.remaining() < n {
             return Err(DecodeError::Incomplete);
@@ -73,19 +74,23 @@ impl<'a> Reader<'a> {
         self.take(n).map(|_| ())
     }
     /// A single byte.
+    #[inline]
     pub fn u8(&mut self) -> DecodeResult<u8> {
         Ok(self.take(1)?[0])
     }
     /// A boolean: any non-zero byte is true, as Java's reader has it.
+    #[inline]
     pub fn bool(&mut self) -> DecodeResult<bool> {
         Ok(self.u8()? != 0)
     }
     /// A big-endian `int`.
+    #[inline]
     pub fn i32(&mut self) -> DecodeResult<i32> {
         let b = self.take(4)?;
         Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     /// A big-endian `long`.
+    #[inline]
     pub fn i64(&mut self) -> DecodeResult<i64> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
@@ -93,6 +98,7 @@ impl<'a> Reader<'a> {
         Ok(i64::from_be_bytes(a))
     }
     /// A `buffer`; `None` for the null buffer (length -1).
+    #[inline]
     pub fn buffer_opt(&mut self) -> DecodeResult<Option<&'a [u8]>> {
         let len = self.i32()?;
         if len == -1 {
@@ -113,6 +119,7 @@ impl<'a> Reader<'a> {
         Ok(self.buffer_opt()?.map(Bytes::copy_from_slice))
     }
     /// A `ustring`; `None` for null.
+    #[inline]
     pub fn string_opt(&mut self) -> DecodeResult<Option<String>> {
         match self.buffer_opt()? {
             None => Ok(None),
@@ -123,6 +130,7 @@ impl<'a> Reader<'a> {
         }
     }
     /// A `ustring`, null read as empty.
+    #[inline]
     pub fn string(&mut self) -> DecodeResult<String> {
         Ok(self.string_opt()?.unwrap_or_default())
     }

@@ -175,6 +175,7 @@ fn read_path_version(r: &mut Reader) -> DecodeResult<(String, i32)> {
 }
 
 /// ExistsRequest / GetDataRequest / GetChildren(2)Request: {ustring path, boolean watch}.
+#[inline]
 fn read_path_watch(r: &mut Reader) -> DecodeResult<(String, bool)> {
     Ok((r.string()?, r.bool()?))
 }
