@@ -174,6 +174,9 @@ struct Shared {
 struct ConnOut {
     out: mpsc::Sender<Outbound>,
     load: Arc<ConnLoad>,
+    /// Bytes encoded for it in the current pass, not yet queued (one map lookup per output
+    /// finds both the connection and its buffer).
+    pending: Vec<u8>,
 }
 
 type Conns = BTreeMap<ConnId, ConnOut>;
@@ -258,7 +261,9 @@ async fn node_loop(
 #[derive(Default)]
 struct Router {
     conns: Conns,
-    pending: BTreeMap<ConnId, Vec<u8>>,
+    /// Connections whose `pending` became non-empty in this pass (a connection may be
+    /// listed twice if it was flushed early; the second finds nothing to send).
+    dirty: Vec<ConnId>,
     /// The links to the other members (empty when standalone).
     peers: PeerRouter,
     /// Inputs that routing produced (a link broken on send), delivered after the drain.
@@ -277,7 +282,7 @@ impl Router {
     ) -> Option<Input> {
         match msg {
             Inbound::Open { conn, addr, out, load } => {
-                self.conns.insert(conn, ConnOut { out, load });
+                self.conns.insert(conn, ConnOut { out, load, pending: Vec::new() });
                 Some(Input::ClientOpen { conn, addr })
             }
             Inbound::Input(input) => Some(input),
@@ -297,7 +302,6 @@ impl Router {
     /// Hands one input to the node and routes every output it produced.
     fn deliver(&mut self, node: &mut Node, input: Input, storage: &StorageLink, shared: &Shared) {
         if let Input::ClientClosed { conn } = &input {
-            self.pending.remove(conn);
             if let Some(c) = self.conns.remove(conn) {
                 c.load.forget(&shared.gate);
             }
@@ -372,7 +376,7 @@ impl Router {
 
     /// Encodes a client output into the connection's buffer for this pass (or closes it).
     fn route_client(&mut self, conn: ConnId, output: Output, shared: &Shared) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             debug!(%conn, "output for a connection already gone");
             return;
         };
@@ -382,8 +386,11 @@ impl Router {
         if let Output::Reply { .. } = &output {
             c.load.answered(&shared.gate, &shared.limits);
         }
-        let buf =
-            self.pending.entry(conn).or_insert_with(|| Vec::with_capacity(REPLY_BUFFER_BYTES));
+        if c.pending.is_empty() {
+            c.pending.reserve(REPLY_BUFFER_BYTES);
+            self.dirty.push(conn);
+        }
+        let buf = &mut c.pending;
         match &output {
             Output::Connected { resp, .. } => codec::encode_connect_response(resp, buf),
             Output::Reply { xid, zxid, result, .. } => {
@@ -410,16 +417,16 @@ impl Router {
 
     /// Sends every connection the bytes encoded for it in this pass.
     fn flush(&mut self, shared: &Shared) {
-        for (conn, bytes) in std::mem::take(&mut self.pending) {
-            self.send(conn, Outbound::Bytes(bytes), shared);
+        for conn in std::mem::take(&mut self.dirty) {
+            self.flush_one(conn, shared);
         }
     }
 
     fn flush_one(&mut self, conn: ConnId, shared: &Shared) {
-        if let Some(bytes) = self.pending.remove(&conn) {
-            if !bytes.is_empty() {
-                self.send(conn, Outbound::Bytes(bytes), shared);
-            }
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.pending.is_empty() {
+            let bytes = std::mem::take(&mut c.pending);
+            self.send(conn, Outbound::Bytes(bytes), shared);
         }
     }
 
@@ -470,7 +477,6 @@ impl Router {
 
     fn drop_conn(&mut self, conn: ConnId) {
         self.conns.remove(&conn);
-        self.pending.remove(&conn);
     }
 }
 

@@ -22,7 +22,7 @@ fn shared(close_bytes: usize) -> Shared {
 }
 
 fn conn_out(tx: mpsc::Sender<Outbound>) -> ConnOut {
-    ConnOut { out: tx, load: Arc::new(ConnLoad::default()) }
+    ConnOut { out: tx, load: Arc::new(ConnLoad::default()), pending: Vec::new() }
 }
 
 fn router_with(conn: u64, out: ConnOut) -> Router {
