@@ -27,7 +27,10 @@ use crate::txn::TxnRecord;
 use crate::wire::jute::{Reader, Writer};
 
 pub use log::{encode_log_header, encode_log_record, scan_log, End, LogScan, LOG_HEADER_LEN};
-pub use snapshot::{decode_snapshot_image, encode_snapshot_image, SnapshotImage};
+pub use snapshot::{
+    decode_snapshot_image, encode_snapshot_image, seal_snapshot_image, snapshot_image_prefix,
+    SnapshotImage,
+};
 pub use txn_codec::{decode_txn_record, encode_txn_record};
 
 /// A decoded snapshot: the state as of `zxid`.
@@ -103,6 +106,29 @@ pub fn encode_snapshot(zxid: Zxid, sessions: &[(SessionId, i32)], tree: &DataTre
     let mut w = Writer::new();
     tree.encode_snapshot(&mut w);
     encode_snapshot_image(zxid, sessions, w.as_slice())
+}
+
+/// Starts writing the snapshot file image of `tree` as it is now (labelled with its
+/// `last_zxid`) in slices, with `sessions` as they are now; false when one is already under
+/// way. The tree keeps what is needed to finish it whatever is applied meanwhile
+/// (`DataTree::begin_snapshot`).
+pub fn begin_snapshot(tree: &mut DataTree, sessions: &[(SessionId, i32)]) -> bool {
+    if tree.snapshot_in_progress().is_some() {
+        return false;
+    }
+    tree.begin_snapshot(snapshot_image_prefix(tree.last_zxid(), sessions))
+}
+
+/// Writes the next slice of the snapshot `begin_snapshot` started (at most `max_nodes`
+/// nodes or about `max_bytes` bytes); returns its label and the finished image, identical
+/// to what `encode_snapshot` would have made at the label, once the last slice is written.
+pub fn advance_snapshot(
+    tree: &mut DataTree,
+    max_nodes: usize,
+    max_bytes: usize,
+) -> Option<(Zxid, Vec<u8>)> {
+    let done = tree.advance_snapshot(max_nodes, max_bytes)?;
+    Some((done.label, seal_snapshot_image(done.bytes, done.crc)))
 }
 
 /// Decodes a snapshot file image, tree included. The tree decoder must consume exactly the

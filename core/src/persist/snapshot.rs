@@ -43,6 +43,16 @@ pub fn encode_snapshot_image(
     sessions: &[(SessionId, i32)],
     tree_bytes: &[u8],
 ) -> Vec<u8> {
+    let mut w = Writer::from_vec(snapshot_image_prefix(zxid, sessions));
+    w.raw(tree_bytes);
+    let crc = crc32c::crc32c(w.as_slice());
+    w.raw(&crc.to_be_bytes());
+    w.into_vec()
+}
+
+/// The bytes of a snapshot image before its tree bytes (magic, version, zxid, sessions),
+/// for an image written in slices (`DataTree::begin_snapshot`).
+pub fn snapshot_image_prefix(zxid: Zxid, sessions: &[(SessionId, i32)]) -> Vec<u8> {
     assert!(
         sessions.windows(2).all(|w| w[0].0 < w[1].0),
         "snapshot sessions must be sorted by id without duplicates"
@@ -56,10 +66,13 @@ pub fn encode_snapshot_image(
         w.i64(id.0);
         w.i32(*timeout_ms);
     }
-    w.raw(tree_bytes);
-    let crc = crc32c::crc32c(w.as_slice());
-    w.raw(&crc.to_be_bytes());
     w.into_vec()
+}
+
+/// Seals an image whose prefix and tree bytes are written and whose crc32c is `crc`.
+pub fn seal_snapshot_image(mut bytes: Vec<u8>, crc: u32) -> Vec<u8> {
+    bytes.extend_from_slice(&crc.to_be_bytes());
+    bytes
 }
 
 /// Verifies a snapshot image's checksum and framing and returns its parts.

@@ -62,6 +62,10 @@ impl DataTree {
                 *children.entry(parent).or_default() += 1;
             }
         }
+        // A snapshot in progress holds one reference per saved copy (`cow`).
+        for id in self.pinned_acls() {
+            *acl_refs.entry(self.acls.get(id)).or_default() += 1;
+        }
         for (p, n) in &self.nodes {
             let counted = children.get(&**p).copied().unwrap_or(0);
             assert_eq!(counted, n.num_children, "{p} miscounts its children");

@@ -4,7 +4,8 @@
 //! Invariants: every node but `/` has its parent in the tree, and a node's `num_children`
 //! is the number of nodes whose parent it is; the ephemerals, container and TTL indexes hold
 //! exactly the nodes whose stored ephemeralOwner says so; every node's ACL id holds one
-//! reference in the ACL table, and the table holds nothing else; `digest` is the wrapping
+//! reference in the ACL table, and the table holds nothing else but one reference per copy
+//! saved by a snapshot in progress (`cow`); `digest` is the wrapping
 //! sum of one hash per node, so it is identical for identical trees whatever order they
 //! were built in. All iteration that reaches an output is in path order (BTreeMap/BTreeSet).
 //!
@@ -13,12 +14,17 @@
 //! right after `path/` in that map (`children` walks them, skipping each grandchild subtree
 //! with one seek); ACL lists are interned (`acls`).
 //!
+//! Snapshots: `encode_snapshot` writes the whole tree at once; `begin_snapshot` and
+//! `advance_snapshot` write the same bytes a slice at a time while transactions keep being
+//! applied, every mutation first saving what a snapshot in progress still needs (`cow`).
+//!
 //! Stored vs client Stat: the stored `cversion` counts child creations only (it feeds the
 //! sequential suffix); clients see `2 * stored - numChildren`, which counts creates and
 //! deletes (`DataNode.copyStat`). Container and TTL nodes show `ephemeralOwner = 0`.
 
 mod acls;
 mod checks;
+mod cow;
 mod replay;
 mod snapshot;
 
@@ -27,6 +33,7 @@ use std::ops::Bound;
 
 use acls::{AclId, AclTable};
 use checks::node_hash;
+pub use cow::FinishedSnapshot;
 
 use crate::error::KeeperError;
 use crate::ids::{SessionId, Zxid};
@@ -199,6 +206,8 @@ pub struct DataTree {
     data_size: u64,
     /// Applies since the last full invariant check (debug builds: see `apply`).
     unchecked: u32,
+    /// The incremental snapshot in progress, if any (`cow`).
+    pending: Option<Box<cow::Pending>>,
 }
 
 /// Debug builds check the whole tree after every this-many-th apply (and around the changed
@@ -529,6 +538,7 @@ impl DataTree {
     /// Changes one node in place, keeping the digest current. `f` may change the node's ACL
     /// id only to another id that is live in the table.
     fn update(&mut self, path: &str, f: impl FnOnce(&mut Znode)) -> Result<Stat, KeeperError> {
+        self.preserve(path);
         let n = self.nodes.get_mut(path).ok_or(KeeperError::NoNode)?;
         let before = node_hash(path, n, self.acls.hash(n.acl));
         f(n);
@@ -559,12 +569,14 @@ impl DataTree {
 
     /// Inserts a node whose parent already lists it (or is being built), updating indexes.
     fn insert_raw(&mut self, path: &str, node: Znode) {
+        self.preserve(path);
         self.index_node(path, &node);
         let old = self.nodes.insert(path.into(), node);
         assert!(old.is_none(), "insert_raw over an existing node {path}");
     }
 
     fn remove_raw(&mut self, path: &str) {
+        self.preserve(path);
         let Some(node) = self.nodes.remove(path) else { return };
         self.digest = self.digest.wrapping_sub(node_hash(path, &node, self.acls.hash(node.acl)));
         self.acls.release(node.acl);
@@ -589,6 +601,8 @@ impl DataTree {
     }
 }
 
+#[cfg(test)]
+mod cow_tests;
 #[cfg(test)]
 mod layout_tests;
 #[cfg(test)]
