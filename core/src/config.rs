@@ -42,6 +42,10 @@ pub struct Config {
     pub four_letter_whitelist: Vec<String>,
     /// `snapCount`: a snapshot after snapCount/2 + rand(snapCount/2) transactions.
     pub snap_count: u64,
+    /// Nodes a snapshot writes per handled input (keeper's own; also at most
+    /// [`SNAPSHOT_SLICE_BYTES`] a slice): a snapshot is encoded a slice per input after it
+    /// becomes due, so no single input pays for the whole tree (see `tree::cow`).
+    pub snapshot_slice_nodes: usize,
     /// `reconfigEnabled`.
     pub reconfig_enabled: bool,
     /// `standaloneEnabled` (default true): while true, a reconfig may not leave fewer than
@@ -233,6 +237,14 @@ impl Ensemble {
 /// every feature they gate on the server version.
 pub const VERSION_TEXT: &str = "3.9.5-keeper-0.1.0, built on 2026-11-23 00:00 UTC";
 
+/// Default [`Config::snapshot_slice_nodes`]: about a millisecond of encoding (a 200,000-node
+/// tree takes some 100 inputs).
+pub const DEFAULT_SNAPSHOT_SLICE_NODES: usize = 2048;
+
+/// The most bytes one snapshot slice writes (before the node that crosses it is done), so a
+/// tree of large znodes is sliced as finely as one of small ones.
+pub const SNAPSHOT_SLICE_BYTES: usize = 1 << 20;
+
 /// The longest core tick of an ensemble member, in ms (see [`Config::tick_ms`]).
 pub const ENSEMBLE_TICK_MS: u64 = 50;
 
@@ -253,6 +265,7 @@ impl Config {
             skip_acl: false,
             four_letter_whitelist: vec!["srvr".to_string()],
             snap_count: 100_000,
+            snapshot_slice_nodes: DEFAULT_SNAPSHOT_SLICE_NODES,
             reconfig_enabled: false,
             standalone_enabled: true,
             max_client_cnxns: 60,

@@ -24,6 +24,11 @@ pub struct Scenario {
     /// txns); unset keeps ZooKeeper's 100000, i.e. no snapshots in a short run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snap_count: Option<u64>,
+    /// Nodes a snapshot writes per handled input (the core's `snapshot_slice_nodes`); unset
+    /// draws it from the run seed: half the runs 1 to 8 (so snapshots stay under way across
+    /// many inputs and the tree's copy-on-write path runs under faults), the rest the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_slice_nodes: Option<u64>,
     /// Known bugs every node runs with, by name (e.g. "reply-before-persist"); only in
     /// builds with the `planted-bugs` feature, to prove the checkers catch them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -492,6 +497,9 @@ impl Scenario {
         }
         if self.tick_ms == 0 {
             return Err("tick_ms must be positive".into());
+        }
+        if self.snapshot_slice_nodes == Some(0) {
+            return Err("snapshot_slice_nodes must be at least 1".into());
         }
         parse_duration_ms(&self.duration)?;
         if self.clock_drift.len() as u64 > self.nodes {

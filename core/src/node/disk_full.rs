@@ -19,6 +19,9 @@ use crate::ids::{ConnId, Xid};
 impl Node {
     pub(super) fn on_disk_full(&mut self, full: bool) {
         self.disk_full = full;
+        if full {
+            self.abandon_snapshot();
+        }
     }
 
     /// True while the disk has no room: the node makes no transactions.

@@ -157,6 +157,8 @@ pub struct Node {
     ready: VecDeque<Output>,
     txns_since_snapshot: u64,
     snapshot_after: u64,
+    /// A snapshot began during the input being handled (which then wrote its first slice).
+    snapshot_begun: bool,
     next_container_check_tick: u64,
     stats: ServerStats,
     mode: Mode,
@@ -241,6 +243,7 @@ impl Node {
             ready: VecDeque::new(),
             txns_since_snapshot: 0,
             snapshot_after: 0,
+            snapshot_begun: false,
             next_container_check_tick: 0,
             stats: ServerStats::default(),
             mode: Mode::Standalone,
@@ -286,6 +289,10 @@ impl Node {
             Input::Peer { from, msg } => self.on_peer(from, *msg),
             Input::PeerDown { id } => self.on_peer_down(id),
             Input::DiskFull { full } => self.on_disk_full(full),
+        }
+        // Every input, ticks included, writes one slice of a snapshot under way.
+        if !std::mem::take(&mut self.snapshot_begun) {
+            self.snapshot_slice();
         }
         self.check_invariants();
     }
@@ -423,28 +430,50 @@ impl Node {
         }
     }
 
-    /// Emits a snapshot of the state as of `last_zxid`. Called only after the txn with that
-    /// zxid is applied: recovery skips every logged record up to the label, so a snapshot
-    /// taken before applying its own label's txn would lose that txn (found by the kill -9
-    /// restart test).
+    /// Starts a snapshot of the state as of `last_zxid` and writes its first slice; the rest
+    /// follow one slice per handled input (`snapshot_slice`), while the tree saves what the
+    /// snapshot still needs before any change (`tree::cow`), so the image is exactly the
+    /// state at the label. Called only after the txn with that zxid is applied: recovery
+    /// skips every logged record up to the label, so a snapshot taken before applying its
+    /// own label's txn would lose that txn (found by the kill -9 restart test). While one is
+    /// under way a second is not started: the counter keeps counting, so the next apply
+    /// after it is done starts another if one is due by then.
     pub(super) fn take_snapshot(&mut self) {
         assert_eq!(
             self.tree.last_zxid(),
             self.last_zxid,
             "a snapshot holds the state it is labelled with"
         );
+        if self.tree.snapshot_in_progress().is_some() || self.disk_full {
+            return;
+        }
         self.txns_since_snapshot = 0;
         self.snapshot_after = self.draw_snapshot_threshold();
-        let image = crate::persist::encode_snapshot(
-            self.last_zxid,
-            &self.sessions.to_snapshot(),
-            &self.tree,
-        );
-        self.last_seq += 1;
-        self.ready.push_back(Output::Persist {
-            seq: PersistSeq(self.last_seq),
-            write: DurableWrite::Snapshot { zxid: self.last_zxid, image: image.into() },
-        });
+        let sessions = self.sessions.to_snapshot();
+        crate::persist::begin_snapshot(&mut self.tree, &sessions);
+        self.snapshot_begun = true;
+        self.snapshot_slice();
+    }
+
+    /// Writes the next slice of the snapshot under way, if any, and emits it once done
+    /// (a Persist after the appends of every txn applied meanwhile, which recovery replays
+    /// over it as it would over a one-shot snapshot at the label).
+    fn snapshot_slice(&mut self) {
+        if self.disk_full {
+            return;
+        }
+        let nodes = self.config.snapshot_slice_nodes;
+        let bytes = crate::config::SNAPSHOT_SLICE_BYTES;
+        if let Some((zxid, image)) = crate::persist::advance_snapshot(&mut self.tree, nodes, bytes)
+        {
+            self.persist_other(DurableWrite::Snapshot { zxid, image: image.into() });
+        }
+    }
+
+    /// Drops the snapshot under way, if any (the node leaves its role: a snapshot is only an
+    /// optimisation of recovery, the log holds everything).
+    pub(super) fn abandon_snapshot(&mut self) {
+        self.tree.abandon_snapshot();
     }
 
     /// Queues a client-visible output behind every log append emitted so far.

@@ -157,6 +157,7 @@ impl Node {
 
     /// Starts an election round (at start-up and whenever a role ends).
     pub(super) fn start_looking(&mut self) {
+        self.abandon_snapshot();
         let last = self.q().last_logged;
         let q = self.qm();
         q.role = Role::Looking;
