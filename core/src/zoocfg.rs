@@ -388,6 +388,7 @@ impl Builder {
             "reconfigEnabled" => c.reconfig_enabled = boolean(p, v)?,
             "maxClientCnxns" => c.max_client_cnxns = number(p, v)?,
             "maxWatchBytesPerSession" => c.max_watch_bytes_per_session = number(p, v)?,
+            "snapshotSliceNodes" => c.snapshot_slice_nodes = number(p, v)?,
             "globalOutstandingLimit" | "zookeeper.globalOutstandingLimit" => {
                 c.global_outstanding_limit = number(p, v)?
             }
