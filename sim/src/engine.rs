@@ -260,7 +260,6 @@ const STREAM_NODE: u64 = 2;
 const STREAM_DISK: u64 = 3;
 const STREAM_CLIENT: u64 = 4;
 const STREAM_PEER: u64 = 5;
-const STREAM_SNAPSHOT_SLICE: u64 = 6;
 
 /// Draws uniformly from the inclusive range `[lo, hi]`.
 pub fn between(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
@@ -477,27 +476,13 @@ impl Sim {
         }
     }
 
-    /// The scenario's `snapshot_slice_nodes`, or one drawn from the seed (its own stream, so
-    /// no other draw moves): 1 to 8 in half the runs, the core's default in the rest.
-    fn snapshot_slice_nodes(&self) -> usize {
-        if let Some(n) = self.sc.snapshot_slice_nodes {
-            return n as usize;
-        }
-        let r = stream(self.seed, STREAM_SNAPSHOT_SLICE, 0).next_u64();
-        if r % 2 == 0 {
-            1 + (r >> 1) as usize % 8
-        } else {
-            keeper_core::config::DEFAULT_SNAPSHOT_SLICE_NODES
-        }
-    }
-
     fn start_node(&mut self, id: u64, recovered: Recovered) {
         let mut config = Config::standalone(self.sc.tick_ms);
         config.server_id = ServerId(id);
         if let Some(n) = self.sc.snap_count {
             config.snap_count = n;
         }
-        config.snapshot_slice_nodes = self.snapshot_slice_nodes();
+        config.snapshot_slice_nodes = self.sc.snapshot_slice_nodes_for(self.seed);
         for name in &self.sc.planted {
             config.planted.enable(name).expect("validated when the scenario was loaded");
         }

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 /// The built-in scenario, identical to scenarios/default.toml.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
 
+/// The seed stream `snapshot_slice_nodes` is drawn from (engine streams are 1..=5, random
+/// scenarios 100 and up).
+const STREAM_SNAPSHOT_SLICE: u64 = 6;
+
 /// One simulation's description.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -487,6 +491,20 @@ impl Scenario {
     pub fn last_fault_end_ms(&self) -> u64 {
         self.faults.iter().map(Fault::end_ms).max().unwrap_or(0)
     }
+    /// `snapshot_slice_nodes`, or when unset one drawn from `seed` (its own stream, so no
+    /// other draw moves): 1 to 8 in half the runs, the core's default in the rest.
+    pub fn snapshot_slice_nodes_for(&self, seed: u64) -> usize {
+        if let Some(n) = self.snapshot_slice_nodes {
+            return n as usize;
+        }
+        let r = rand::Rng::next_u64(&mut crate::engine::stream(seed, STREAM_SNAPSHOT_SLICE, 0));
+        if r % 2 == 0 {
+            1 + (r >> 1) as usize % 8
+        } else {
+            keeper_core::config::DEFAULT_SNAPSHOT_SLICE_NODES
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         let mut planted = keeper_core::planted::PlantedBugs::default();
         for name in &self.planted {
