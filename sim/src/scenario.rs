@@ -498,7 +498,7 @@ impl Scenario {
             return n as usize;
         }
         let r = rand::Rng::next_u64(&mut crate::engine::stream(seed, STREAM_SNAPSHOT_SLICE, 0));
-        if r % 2 == 0 {
+        if r.is_multiple_of(2) {
             1 + (r >> 1) as usize % 8
         } else {
             keeper_core::config::DEFAULT_SNAPSHOT_SLICE_NODES
