@@ -245,6 +245,11 @@ pub const DEFAULT_SNAPSHOT_SLICE_NODES: usize = 2048;
 /// tree of large znodes is sliced as finely as one of small ones.
 pub const SNAPSHOT_SLICE_BYTES: usize = 1 << 20;
 
+/// Slices of a snapshot under way a tick writes (any other input writes one): an idle
+/// server sees only ticks, one per tickTime standalone, and at one slice each a
+/// million-node tree would take some 500 ticks to finish.
+pub const SNAPSHOT_SLICES_PER_TICK: usize = 16;
+
 /// The longest core tick of an ensemble member, in ms (see [`Config::tick_ms`]).
 pub const ENSEMBLE_TICK_MS: u64 = 50;
 

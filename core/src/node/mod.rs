@@ -274,6 +274,7 @@ impl Node {
 
     /// Delivers one input. Never blocks; problems become outputs.
     pub fn handle(&mut self, input: Input) {
+        let tick = matches!(input, Input::Tick { .. });
         match input {
             Input::Tick { wall_ms } => self.on_tick(wall_ms),
             Input::ClientOpen { conn, addr } => self.on_client_open(conn, addr),
@@ -290,9 +291,16 @@ impl Node {
             Input::PeerDown { id } => self.on_peer_down(id),
             Input::DiskFull { full } => self.on_disk_full(full),
         }
-        // Every input, ticks included, writes one slice of a snapshot under way.
+        // Every input writes one slice of a snapshot under way, a tick several: on an idle
+        // server ticks are all that arrive, and a big tree would otherwise take minutes.
         if !std::mem::take(&mut self.snapshot_begun) {
-            self.snapshot_slice();
+            let slices = if tick { crate::config::SNAPSHOT_SLICES_PER_TICK } else { 1 };
+            for _ in 0..slices {
+                if self.tree.snapshot_in_progress().is_none() {
+                    break;
+                }
+                self.snapshot_slice();
+            }
         }
         self.check_invariants();
     }
