@@ -95,9 +95,12 @@ def memory_table(rows, out):
         for label, key, unit, scale in (
             ("load time", "load_ms", "s", 1000),
             ("RSS after load", "rss_kib", "MiB", 1024),
+            ("RSS after load, once idle", "rss_settled_kib", "MiB", 1024),
             ("restart to serving", "restart_ms", "s", 1000),
             ("RSS after restart", "rss_after_restart_kib", "MiB", 1024),
         ):
+            if key not in z or key not in k:
+                continue
             out.append(
                 f"| {label} | {z[key] / scale:.2f} {unit} | {k[key] / scale:.2f} {unit} | {ratio(k[key], z[key])} |"
             )

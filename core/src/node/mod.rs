@@ -159,6 +159,9 @@ pub struct Node {
     snapshot_after: u64,
     /// A snapshot began during the input being handled (which then wrote its first slice).
     snapshot_begun: bool,
+    /// Whether an input other than a tick arrived since the last tick: a tick after a
+    /// quiet interval writes more of a snapshot under way.
+    busy_since_tick: bool,
     next_container_check_tick: u64,
     stats: ServerStats,
     mode: Mode,
@@ -244,6 +247,7 @@ impl Node {
             txns_since_snapshot: 0,
             snapshot_after: 0,
             snapshot_begun: false,
+            busy_since_tick: false,
             next_container_check_tick: 0,
             stats: ServerStats::default(),
             mode: Mode::Standalone,
@@ -291,10 +295,21 @@ impl Node {
             Input::PeerDown { id } => self.on_peer_down(id),
             Input::DiskFull { full } => self.on_disk_full(full),
         }
-        // Every input writes one slice of a snapshot under way, a tick several: on an idle
-        // server ticks are all that arrive, and a big tree would otherwise take minutes.
+        // Every input writes one slice of a snapshot under way, a tick several, and a tick
+        // after a quiet interval many: on an idle server ticks are all that arrive, and a
+        // big tree would otherwise hold its half-built image for minutes.
+        let busy = if tick {
+            std::mem::take(&mut self.busy_since_tick)
+        } else {
+            self.busy_since_tick = true;
+            true
+        };
         if !std::mem::take(&mut self.snapshot_begun) {
-            let slices = if tick { crate::config::SNAPSHOT_SLICES_PER_TICK } else { 1 };
+            let slices = match (tick, busy) {
+                (false, _) => 1,
+                (true, true) => crate::config::SNAPSHOT_SLICES_PER_TICK,
+                (true, false) => crate::config::SNAPSHOT_SLICES_PER_IDLE_TICK,
+            };
             for _ in 0..slices {
                 if self.tree.snapshot_in_progress().is_none() {
                     break;
