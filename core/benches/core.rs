@@ -8,36 +8,18 @@
 
 use bytes::Bytes;
 use divan::{black_box, Bencher};
-use keeper_core::ids::{SessionId, Zxid};
 use keeper_core::persist::log::append_log_record;
-use keeper_core::proto::{Acl, Request, Response, Stat};
+use keeper_core::proto::{Request, Response, Stat};
 use keeper_core::tree::DataTree;
-use keeper_core::txn::{Txn, TxnHeader, TxnRecord};
+use keeper_core::txn::Txn;
 use keeper_core::wire::codec;
+
+#[path = "common/mod.rs"]
+mod common;
+use common::{create, key, record};
 
 fn main() {
     divan::main();
-}
-
-fn key(i: u64) -> String {
-    format!("/bench/k{i:08}")
-}
-
-fn record(zxid: u64, txn: Txn) -> TxnRecord {
-    TxnRecord {
-        header: TxnHeader { session: SessionId(1), cxid: 1, zxid: Zxid(zxid), time_ms: 1 },
-        txn,
-    }
-}
-
-fn create(path: String) -> Txn {
-    Txn::Create {
-        path,
-        data: Some(Bytes::from(vec![b'x'; 100])),
-        acl: Acl::open_unsafe(),
-        ephemeral_owner: 0,
-        parent_cversion: 0,
-    }
 }
 
 /// A tree with `/bench` and `n` children of 100 bytes each; returns it and the next zxid.

@@ -16,36 +16,18 @@ use divan::{black_box, Bencher};
 use keeper_core::config::{DEFAULT_SNAPSHOT_SLICE_NODES, SNAPSHOT_SLICE_BYTES};
 use keeper_core::ids::{SessionId, Zxid};
 use keeper_core::persist;
-use keeper_core::proto::Acl;
 use keeper_core::tree::DataTree;
-use keeper_core::txn::{Txn, TxnHeader, TxnRecord};
+use keeper_core::txn::Txn;
+
+#[path = "common/mod.rs"]
+mod common;
+use common::{create, key, record};
 
 fn main() {
     divan::main();
 }
 
 const NODES: u64 = 200_000;
-
-fn key(i: u64) -> String {
-    format!("/bench/k{i:08}")
-}
-
-fn record(zxid: u64, txn: Txn) -> TxnRecord {
-    TxnRecord {
-        header: TxnHeader { session: SessionId(1), cxid: 1, zxid: Zxid(zxid), time_ms: 1 },
-        txn,
-    }
-}
-
-fn create(path: String) -> Txn {
-    Txn::Create {
-        path,
-        data: Some(Bytes::from(vec![b'x'; 100])),
-        acl: Acl::open_unsafe(),
-        ephemeral_owner: 0,
-        parent_cversion: 0,
-    }
-}
 
 fn tree() -> (DataTree, u64) {
     let mut tree = DataTree::new();
