@@ -633,8 +633,10 @@ fn frames(
     max_buffer_bytes: usize,
 ) -> Result<Vec<Input>, &'static str> {
     // Room for as many requests as the buffer holds at a typical small request's size, so
-    // a read of pipelined reads rarely regrows the vector.
-    let mut inputs = Vec::with_capacity((buf.len() / TYPICAL_REQUEST_FRAME).min(1024));
+    // a read of pipelined reads rarely regrows the vector; at most a pass's worth, so one
+    // large request (a 60 KB setData) does not allocate room for a thousand.
+    let mut inputs =
+        Vec::with_capacity((buf.len() / TYPICAL_REQUEST_FRAME).clamp(1, INPUTS_PER_PASS));
     let mut start = 0;
     let wall_ms = wall_clock_ms();
     loop {

@@ -113,9 +113,6 @@ pub fn encode_snapshot(zxid: Zxid, sessions: &[(SessionId, i32)], tree: &DataTre
 /// way. The tree keeps what is needed to finish it whatever is applied meanwhile
 /// (`DataTree::begin_snapshot`).
 pub fn begin_snapshot(tree: &mut DataTree, sessions: &[(SessionId, i32)]) -> bool {
-    if tree.snapshot_in_progress().is_some() {
-        return false;
-    }
     tree.begin_snapshot(snapshot_image_prefix(tree.last_zxid(), sessions))
 }
 
